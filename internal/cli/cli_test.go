@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rtpipeline/rtpipeline/internal/synth"
+)
+
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestOrganizeValidateAndExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := synth.Generate(context.Background(), filepath.Join(dir, "in"), synth.Options{Patients: 3, Seed: 2, Matrix: 32, MinSlices: 8, MaxSlices: 10, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "in", "dicom")
+	out := filepath.Join(dir, "out")
+
+	// validate writes nothing and lists the courses.
+	stdout, stderr, code := run(t, "validate", root)
+	if code != 0 || !strings.Contains(stdout, "courses") || !strings.Contains(stdout, "primary_boost_summed") {
+		t.Fatalf("validate: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("validate created the output folder")
+	}
+	stdout, _, code = run(t, "validate", "--json", root)
+	var rep struct {
+		Summary struct{ Files, Courses int }
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &rep) != nil || rep.Summary.Courses < 3 {
+		t.Fatalf("validate --json: code %d, %q", code, stdout[:min(200, len(stdout))])
+	}
+
+	stdout, stderr, code = run(t, "organize", "--dicom-root", root, "--outdir", out, "--max-workers", "2", "--logs", filepath.Join(dir, "logs"))
+	if code != 0 || !strings.Contains(stdout, "placed") {
+		t.Fatalf("organize: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, p := range []string{"_COURSES/manifest.json", "_COURSES/organize_report.json", "Data/case_metadata.xlsx", "Data/fractions.csv"} {
+		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
+			t.Errorf("%s missing: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "logs", "organize.log")); err != nil {
+		t.Errorf("log file: %v", err)
+	}
+	// Nothing to organise is an error; so is an unknown config key, naming it and the file.
+	empty := filepath.Join(dir, "empty")
+	os.MkdirAll(empty, 0o755)
+	if _, _, code := run(t, "organize", "--dicom-root", empty, "--outdir", filepath.Join(dir, "o2")); code == 0 {
+		t.Error("organize of an empty folder exited 0")
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("scheduler:\n  dvh_thread_per_job: 3\n"), 0o644)
+	_, stderr, code = run(t, "organize", "--config", bad, "--dicom-root", root, "--outdir", out)
+	if code == 0 || !strings.Contains(stderr, "dvh_thread_per_job") || !strings.Contains(stderr, "bad.yaml") {
+		t.Errorf("bad config: code %d, %q", code, stderr)
+	}
+}
+
+func TestConfigShowAndDoctor(t *testing.T) {
+	t.Setenv("RTPIPELINE_MAX_WORKERS", "3")
+	stdout, _, code := run(t, "config", "show")
+	if code != 0 || !strings.Contains(stdout, "max_workers: 3") || !strings.Contains(stdout, "env RTPIPELINE_MAX_WORKERS") {
+		t.Fatalf("config show: %d\n%s", code, stdout)
+	}
+	stdout, _, code = run(t, "config", "show", "--max-workers", "5")
+	if code != 0 || !strings.Contains(stdout, "max_workers: 5") || !strings.Contains(stdout, "flag --max-workers") {
+		t.Fatalf("config show with flag: %d\n%s", code, stdout)
+	}
+	stdout, _, code = run(t, "doctor")
+	for _, want := range []string{"rtpipeline", "CPU:", "TotalSegmentator", "nnUNetv2_predict", "snakemake", "dcm2niix", "plastimatch"} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Errorf("doctor output lacks %q (code %d)", want, code)
+		}
+	}
+}
+
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ { // the second run reuses the cohort and reorganises in place
+		stdout, stderr, code := run(t, "demo", "--outdir", dir, "--patients", "4")
+		if code != 0 {
+			t.Fatalf("demo run %d: %d\n%s\n%s", i, code, stdout, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "output", "_COURSES", "manifest.json")); err != nil {
+		t.Fatal(err)
+	}
+}
