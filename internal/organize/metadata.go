@@ -140,7 +140,7 @@ type doseSummary struct {
 func summarizeVolume(v *grid.Volume, summation, uid string) *doseSummary {
 	g := v.Grid
 	s := &doseSummary{SOPInstanceUID: uid, SummationType: summation, Size: g.Size, SpacingMM: g.Spacing,
-		Position: g.Origin,
+		Position:    g.Origin,
 		Orientation: [6]float64{g.Axes[0][0], g.Axes[0][1], g.Axes[0][2], g.Axes[1][0], g.Axes[1][1], g.Axes[1][2]}}
 	if g.SliceOffsets != nil && len(g.SliceOffsets) > 1 {
 		s.SpacingMM[2] = (g.SliceOffsets[len(g.SliceOffsets)-1] - g.SliceOffsets[0]) / float64(len(g.SliceOffsets)-1)
@@ -362,7 +362,7 @@ func planInfo(e *Entry) *PlanInfo {
 		Operators: p.OperatorsName, Technique: p.Technique(), PlannedFractions: p.Prescription.Fractions, BeamsCount: len(p.Beams),
 		DoseReferences: append([]rt.DoseReference{}, p.DoseReferences...), Beams: append([]rt.Beam{}, p.Beams...),
 		ReferencedStructs: append([]string{}, p.ReferencedStructureSets...),
-		Energies: []string{}, RadiationTypes: []string{}, Machines: []string{}, GantryAngles: []float64{},
+		Energies:          []string{}, RadiationTypes: []string{}, Machines: []string{}, GantryAngles: []float64{},
 		CollimatorAngles: []float64{}, CouchAngles: []float64{}}
 	if len(p.PatientSetups) > 0 {
 		info.PatientPosition = p.PatientSetups[0].Position

@@ -198,7 +198,7 @@ var managedDirs = []string{"DICOM", "DICOM_related", "MR"}
 func writeCourse(ctx context.Context, res *Result, outDir string, oc *CourseOutcome) (map[*Entry][]string, error) {
 	c := oc.Course
 	dir := filepath.Join(outDir, filepath.FromSlash(oc.Dir))
-	want := map[string]*Entry{}     // relative path → source entry
+	want := map[string]*Entry{}      // relative path → source entry
 	generated := map[string][]byte{} // relative path → bytes written by us
 	names := map[string]map[string]bool{}
 	uniqueName := func(folder, base string) string {

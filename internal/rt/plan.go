@@ -51,18 +51,18 @@ type DoseReference struct {
 
 // FractionGroup is one item of the FractionGroupSequence.
 type FractionGroup struct {
-	Number            int            `json:"number"`
-	FractionsPlanned  int            `json:"fractions_planned"`
-	NumberOfBeams     int            `json:"number_of_beams"`
-	BeamDoses         map[int]float64 `json:"-"`
+	Number           int             `json:"number"`
+	FractionsPlanned int             `json:"fractions_planned"`
+	NumberOfBeams    int             `json:"number_of_beams"`
+	BeamDoses        map[int]float64 `json:"-"`
 	// DosePoints counts distinct beam dose specification points; beam doses at different points
 	// (one per target of a multi-target plan) do not add up to a prescription.
-	DosePoints int `json:"beam_dose_points"`
+	DosePoints        int             `json:"beam_dose_points"`
 	BeamMetersets     map[int]float64 `json:"-"`
-	ReferencedBeams   []int          `json:"referenced_beams,omitempty"`
-	BeamDoseSumGy     float64        `json:"beam_dose_sum_gy,omitempty"`
-	BeamMetersetSum   float64        `json:"beam_meterset_sum,omitempty"`
-	ReferencedDoseRef []int          `json:"referenced_dose_references,omitempty"`
+	ReferencedBeams   []int           `json:"referenced_beams,omitempty"`
+	BeamDoseSumGy     float64         `json:"beam_dose_sum_gy,omitempty"`
+	BeamMetersetSum   float64         `json:"beam_meterset_sum,omitempty"`
+	ReferencedDoseRef []int           `json:"referenced_dose_references,omitempty"`
 }
 
 // Beam summarises one item of the BeamSequence (or IonBeamSequence).
