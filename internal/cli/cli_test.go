@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -97,5 +98,44 @@ func TestDemo(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "output", "_COURSES", "manifest.json")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOrganizeByteIdenticalAcrossMaxWorkers: `organize --max-workers 1` and `--max-workers 2`
+// (with no reserved core, so 2 really means two workers) write byte-identical trees.
+func TestOrganizeByteIdenticalAcrossMaxWorkers(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := synth.Generate(context.Background(), filepath.Join(dir, "in"), synth.Options{Patients: 18, Seed: 9, Matrix: 32, MinSlices: 8, MaxSlices: 12, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "cfg.yaml")
+	os.WriteFile(cfg, []byte("scheduler:\n  reserved_cores: 0\n"), 0o644)
+	var trees []map[string][32]byte
+	for _, w := range []string{"1", "2"} {
+		out := filepath.Join(dir, "out"+w)
+		if _, stderr, code := run(t, "organize", "--config", cfg, "--max-workers", w, "--dicom-root", filepath.Join(dir, "in", "dicom"), "--outdir", out); code != 0 {
+			t.Fatalf("organize --max-workers %s: %s", w, stderr)
+		}
+		tree := map[string][32]byte{}
+		filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				data, _ := os.ReadFile(p)
+				rel, _ := filepath.Rel(out, p)
+				tree[rel] = sha256.Sum256(data)
+			}
+			return nil
+		})
+		trees = append(trees, tree)
+	}
+	if len(trees[0]) < 500 {
+		t.Fatalf("only %d files", len(trees[0]))
+	}
+	for p, h := range trees[0] {
+		if trees[1][p] != h {
+			t.Errorf("%s differs between --max-workers 1 and 2", p)
+		}
+	}
+	if len(trees[0]) != len(trees[1]) {
+		t.Errorf("%d vs %d files", len(trees[0]), len(trees[1]))
 	}
 }

@@ -68,6 +68,7 @@ type progress struct {
 	mu      sync.Mutex
 	last    time.Time
 	started time.Time
+	done    sync.Once
 }
 
 func newProgress(w io.Writer, tty bool, name, unit string) *progress {
@@ -98,11 +99,16 @@ func (p *progress) update(done, total int) {
 	}
 }
 
+// finish completes the bar and waits for it to be drawn; later calls do nothing.
 func (p *progress) finish() {
-	if p.pool != nil {
-		if p.bar != nil {
-			p.bar.SetTotal(-1, true)
+	p.done.Do(func() {
+		if p.pool != nil {
+			p.mu.Lock()
+			if p.bar != nil {
+				p.bar.SetTotal(-1, true)
+			}
+			p.mu.Unlock()
+			p.pool.Wait()
 		}
-		p.pool.Wait()
-	}
+	})
 }

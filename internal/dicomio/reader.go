@@ -139,7 +139,12 @@ func readPathBuf(path string, headerOnly bool, reuse []byte) (*File, []byte, err
 	if err != nil {
 		return nil, reuse, err
 	}
-	size := st.Size()
+	return readFrom(f, st.Size(), headerOnly, reuse)
+}
+
+// readFrom parses from any random-access source of the given size; with headerOnly it reads
+// the first chunk and then only as much more as the header needs.
+func readFrom(f io.ReaderAt, size int64, headerOnly bool, reuse []byte) (*File, []byte, error) {
 	first := size
 	if headerOnly && first > initialChunk {
 		first = initialChunk
@@ -149,7 +154,7 @@ func readPathBuf(path string, headerOnly bool, reuse []byte) (*File, []byte, err
 		buf = make([]byte, first, max(first, initialChunk))
 	}
 	buf = buf[:first]
-	if _, err := io.ReadFull(f, buf); err != nil {
+	if n, err := f.ReadAt(buf, 0); n < len(buf) {
 		return nil, buf, fmt.Errorf("reading: %w", err)
 	}
 	p := &parser{buf: buf, size: size, file: f, headerOnly: headerOnly}
@@ -161,7 +166,7 @@ type parser struct {
 	buf        []byte
 	pos        int
 	size       int64
-	file       *os.File // nil when the whole input is in buf
+	file       io.ReaderAt // nil when the whole input is in buf
 	headerOnly bool
 	out        *File
 	stopped    bool

@@ -1,6 +1,7 @@
 package dicomio
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -237,5 +238,43 @@ func compareDatasets(t *testing.T, path string, a, b *Dataset) {
 		if sa != sb && fmt.Sprint(fa) != fmt.Sprint(fb) {
 			t.Errorf("%s%s (%s): %q != %q", path, ea.Tag, ea.VR, sa, sb)
 		}
+	}
+}
+
+type countingReaderAt struct {
+	r    *bytes.Reader
+	read int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.read += int64(n)
+	return n, err
+}
+
+// TestHeaderOnlyNeverReadsPixels: reading the header of a 512x512 CT fetches only the first chunk,
+// never the half megabyte of pixel data.
+func TestHeaderOnlyNeverReadsPixels(t *testing.T) {
+	pix := make([]byte, 512*512*2)
+	data, err := NewBuilder().
+		Str(TagSOPClassUID, "1.2.840.10008.5.1.4.1.1.2").Str(TagSOPInstanceUID, "1.2.3").Str(TagModality, "CT").
+		Ints(TagRows, 512).Ints(TagColumns, 512).Ints(TagBitsAllocated, 16).PixelData(pix).
+		Encode("1.2.840.10008.5.1.4.1.1.2", "1.2.3", WriteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &countingReaderAt{r: bytes.NewReader(data)}
+	f, _, err := readFrom(src, int64(len(data)), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.String(TagModality) != "CT" || !f.HasPixelData || f.PixelDataLength != int64(len(pix)) {
+		t.Fatalf("header %+v", f)
+	}
+	if src.read > initialChunk {
+		t.Fatalf("read %d bytes of a %d-byte file; the header needs at most %d", src.read, len(data), initialChunk)
+	}
+	if f.PixelData != nil {
+		t.Fatal("pixel data loaded by a header read")
 	}
 }

@@ -166,16 +166,22 @@ func Index(ctx context.Context, root string, opt IndexOptions) (*Inventory, erro
 		e := &Entry{Path: rel, Abs: path}
 		if d.Type()&fs.ModeSymlink != 0 {
 			target, terr := filepath.EvalSymlinks(path)
+			if terr == nil {
+				if ti, serr := os.Stat(target); serr == nil && ti.IsDir() {
+					reason := "symbolic link to a folder not followed"
+					if !fsutil.Within(realRoot, target) {
+						reason += " (it points outside the input root)"
+					}
+					inv.Skipped = append(inv.Skipped, SkippedPath{rel, reason})
+					return nil
+				}
+			}
 			switch {
 			case terr != nil:
 				e.Err = fmt.Errorf("broken symbolic link: %w", terr)
 			case !fsutil.Within(realRoot, target):
 				e.Err = ErrLinkEscapes
 			default:
-				if ti, serr := os.Stat(target); serr == nil && ti.IsDir() {
-					inv.Skipped = append(inv.Skipped, SkippedPath{rel, "symbolic link to a folder not followed"})
-					return nil
-				}
 				e.Abs = target
 			}
 		} else if !d.Type().IsRegular() {

@@ -137,10 +137,10 @@ func Write(ctx context.Context, res *Result, outDir string, wo WriteOptions) ([]
 	if err := writeReport(res, outcomes, outDir); err != nil {
 		return outcomes, fmt.Errorf("writing report: %w", err)
 	}
-	if ok == 0 && len(todo) > 0 {
-		return outcomes, ErrNothingOrganized
-	}
-	if len(todo) == 0 {
+	switch {
+	case len(todo) == 0 && res.Options.CourseFilter != "" && len(res.Courses) > 0:
+		return outcomes, fmt.Errorf("course filter %q matches none of the %d courses", res.Options.CourseFilter, len(res.Courses))
+	case ok == 0:
 		return outcomes, ErrNothingOrganized
 	}
 	return outcomes, nil
