@@ -176,6 +176,9 @@ func checkCourse(t *testing.T, out string, oc *CourseOutcome, want synth.CourseT
 	if c.Name != want.Month && !strings.HasPrefix(c.Name, want.Month+"_") {
 		t.Errorf("%s: name, want %s[_suffix]", c.Name, want.Month)
 	}
+	if c.Dose.Reason == "" {
+		t.Errorf("%s: dose decision without a reason", oc.Dir)
+	}
 	if c.Dose.Decision != want.ExpectedDose.Decision {
 		t.Errorf("%s: dose decision %s (%s), want %s", oc.Dir, c.Dose.Decision, c.Dose.Reason, want.ExpectedDose.Decision)
 	}
@@ -246,6 +249,20 @@ func checkCourse(t *testing.T, out string, oc *CourseOutcome, want synth.CourseT
 		f, err := dicomio.ReadHeader(filepath.Join(dir, RootStruct))
 		if err != nil || f.String(dicomio.TagSOPInstanceUID) != want.RTStructUID {
 			t.Errorf("%s: RS.dcm is not structure set %s (%v)", oc.Dir, want.RTStructUID, err)
+		}
+	}
+	if c.CT != nil {
+		// Slices are ordered along the normal of ImageOrientationPatient whatever the patient
+		// position, evenly spaced at the generator's slice thickness.
+		spacing, uniform := sliceSpacing(c.CT)
+		var thickness float64
+		for _, s := range want.CTSeries {
+			if s.SeriesUID == c.CT.UID {
+				thickness = s.SliceThicknessMM
+			}
+		}
+		if !uniform || math.Abs(spacing-thickness) > 1e-6 {
+			t.Errorf("%s: slice spacing %v (uniform %v), want %v", oc.Dir, spacing, uniform, thickness)
 		}
 	}
 	if ctUID != "" {
