@@ -2,14 +2,23 @@ package dicomio
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/suyashkumar/dicom"
 )
 
-// ToBuilder converts a parsed data set into a Builder so a copy can be modified and written. Text
-// values keep their exact bytes (and so their character set); binary numbers are decoded with the
-// source byte order and re-encoded little endian; group 0002 and pixel data are left out.
+// ToBuilder converts a parsed data set into a Builder so a copy can be modified and written.
+// Text is decoded from the source character set and written as UTF-8 (SpecificCharacterSet
+// becomes ISO_IR 192, so new text added to the copy is encoded consistently); binary values are
+// decoded with the source byte order and written little endian; group 0002 and pixel data are
+// left out.
 func ToBuilder(ds *Dataset) *Builder {
+	b := toBuilder(ds)
+	b.Str(TagSpecificCharacterSet, "ISO_IR 192")
+	return b
+}
+
+func toBuilder(ds *Dataset) *Builder {
 	b := NewBuilder()
 	for i := range ds.Elements {
 		el := &ds.Elements[i]
@@ -25,7 +34,7 @@ func ToBuilder(ds *Dataset) *Builder {
 		case "SQ":
 			items := make([]*Builder, len(el.Items))
 			for j, it := range el.Items {
-				items[j] = ToBuilder(it)
+				items[j] = toBuilder(it)
 			}
 			b.add(t, "SQ", seqValue(b, items))
 		case "US", "SS", "UL", "SL", "AT":
@@ -39,10 +48,20 @@ func ToBuilder(ds *Dataset) *Builder {
 			}
 			b.add(t, vr, fs)
 		case "OB", "OW", "UN", "OD", "OF", "OL", "OV", "SV", "UV":
+			raw := append([]byte(nil), el.Value...)
+			if size := wordSize(vr); size > 1 && ds.BigEndian() {
+				for k := 0; k+size <= len(raw); k += size {
+					for a, z := k, k+size-1; a < z; a, z = a+1, z-1 {
+						raw[a], raw[z] = raw[z], raw[a]
+					}
+				}
+			}
 			if vr != "OB" && vr != "OW" && vr != "UN" {
 				vr = "UN"
 			}
-			b.add(t, vr, append([]byte(nil), el.Value...))
+			b.add(t, vr, raw)
+		case "PN", "LO", "SH", "LT", "ST", "UT", "UC":
+			b.add(t, vr, []string{strings.TrimRight(ds.decodeText(el), " \x00")})
 		default:
 			s := string(el.Value)
 			for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == 0) {
@@ -56,6 +75,19 @@ func ToBuilder(ds *Dataset) *Builder {
 		}
 	}
 	return b
+}
+
+// wordSize is the size of one value of a binary VR, for byte swapping.
+func wordSize(vr string) int {
+	switch vr {
+	case "OW":
+		return 2
+	case "OF", "OL":
+		return 4
+	case "OD", "OV", "SV", "UV":
+		return 8
+	}
+	return 1
 }
 
 func seqValue(b *Builder, items []*Builder) any {

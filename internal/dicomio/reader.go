@@ -254,9 +254,13 @@ func (p *parser) parseFile() (*File, error) {
 		if err := p.need(int(p.size) - p.pos); err != nil {
 			return nil, err
 		}
-		inflated, err := io.ReadAll(flate.NewReader(bytes.NewReader(p.buf[p.pos:])))
+		limit := max(64*int64(len(p.buf)), 64<<20) // a deflate bomb stops here
+		inflated, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(p.buf[p.pos:])), limit+1))
 		if err != nil {
 			return nil, fmt.Errorf("inflating deflated data set: %w", err)
+		}
+		if int64(len(inflated)) > limit {
+			return nil, fmt.Errorf("deflated data set expands beyond %d bytes", limit)
 		}
 		p.buf, p.pos, p.size, p.file = inflated, 0, int64(len(inflated)), nil
 	}
@@ -386,6 +390,10 @@ func (p *parser) readElement(enc *encoding, implicit bool, depth int) (Element, 
 	if t == TagPixelData && depth == 0 {
 		return el, p.readPixelData(enc, implicit, length)
 	}
+	if t == TagPixelData && length == undefinedLength {
+		// Encapsulated pixel data inside an item (an icon image): skip its fragments.
+		return el, p.skipFragments(enc)
+	}
 	isSeq := vr == "SQ" || (length == undefinedLength) || (vr == "UN" && dictionaryVR(t) == "SQ")
 	if isSeq {
 		el.VR = "SQ"
@@ -481,7 +489,7 @@ func (p *parser) readPixelData(enc *encoding, implicit bool, length uint32) erro
 	out.PixelDataLength = -1
 	if p.headerOnly {
 		p.stopped = true
-		return nil
+		return p.checkFragments(enc)
 	}
 	// Encapsulated: basic offset table item, then one item per fragment, then a delimiter.
 	first := true
@@ -506,5 +514,60 @@ func (p *parser) readPixelData(enc *encoding, implicit bool, length uint32) erro
 		}
 		first = false
 		p.pos += int(n)
+	}
+}
+
+// skipFragments skips the items of encapsulated pixel data up to its sequence delimiter.
+func (p *parser) skipFragments(enc *encoding) error {
+	for {
+		if err := p.need(8); err != nil {
+			return fmt.Errorf("encapsulated pixel data: %w", err)
+		}
+		t := p.readTag(enc)
+		n := enc.order().Uint32(p.buf[p.pos:])
+		p.pos += 4
+		if t == tagSequenceDelimitation {
+			return nil
+		}
+		if t != tagItem || n == undefinedLength {
+			return fmt.Errorf("encapsulated pixel data: expected an item, found %s", t)
+		}
+		if err := p.need(int(n)); err != nil {
+			return fmt.Errorf("encapsulated pixel data: %w", err)
+		}
+		p.pos += int(n)
+	}
+}
+
+// checkFragments walks the item headers of top-level encapsulated pixel data, reading 8 bytes
+// per fragment and never the fragments, to report a file cut inside its pixel data.
+func (p *parser) checkFragments(enc *encoding) error {
+	off := int64(p.pos)
+	head := make([]byte, 8)
+	for {
+		if off+8 > p.size {
+			return fmt.Errorf("encapsulated pixel data: %w", ErrTruncated)
+		}
+		if off+8 <= int64(len(p.buf)) {
+			copy(head, p.buf[off:off+8])
+		} else if p.file == nil {
+			return fmt.Errorf("encapsulated pixel data: %w", ErrTruncated)
+		} else if _, err := p.file.ReadAt(head, off); err != nil {
+			return fmt.Errorf("encapsulated pixel data: %w", err)
+		}
+		o := enc.order()
+		t := NewTag(o.Uint16(head), o.Uint16(head[2:]))
+		n := int64(o.Uint32(head[4:]))
+		off += 8
+		if t == tagSequenceDelimitation {
+			return nil
+		}
+		if t != tagItem || n == undefinedLength {
+			return fmt.Errorf("encapsulated pixel data: expected an item, found %s", t)
+		}
+		if off+n > p.size {
+			return fmt.Errorf("encapsulated pixel data fragment of %d bytes: %w", n, ErrTruncated)
+		}
+		off += n
 	}
 }

@@ -278,3 +278,61 @@ func TestHeaderOnlyNeverReadsPixels(t *testing.T) {
 		t.Fatal("pixel data loaded by a header read")
 	}
 }
+
+// TestEncapsulatedEdgeCases: truncated RLE pixel data is reported by a header-only read; an
+// encapsulated icon inside a sequence does not make the file unreadable.
+func TestEncapsulatedEdgeCases(t *testing.T) {
+	root := testutil.SharedTestdata(t, "dicom-rt/pydicom")
+	data, err := os.ReadFile(filepath.Join(root, "rtdose_rle.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "cut.dcm")
+	os.WriteFile(p, data[:len(data)-2000], 0o644)
+	if _, err := ReadHeader(p); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("truncated RLE header read: %v", err)
+	}
+	if _, err := ReadHeader(filepath.Join(root, "rtdose_rle.dcm")); err != nil {
+		t.Errorf("intact RLE: %v", err)
+	}
+	// An icon image sequence with encapsulated (JPEG-like) pixel data, written by hand.
+	var icon bytes.Buffer
+	le := func(v ...uint16) {
+		for _, x := range v {
+			icon.Write([]byte{byte(x), byte(x >> 8)})
+		}
+	}
+	le32 := func(v uint32) { icon.Write([]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)}) }
+	le(0x0088, 0x0200)
+	icon.WriteString("SQ")
+	le(0)
+	le32(0xFFFFFFFF)
+	le(0xFFFE, 0xE000)
+	le32(0xFFFFFFFF)
+	le(0x7FE0, 0x0010)
+	icon.WriteString("OB")
+	le(0)
+	le32(0xFFFFFFFF)
+	le(0xFFFE, 0xE000)
+	le32(0) // empty offset table
+	le(0xFFFE, 0xE000)
+	le32(4)
+	icon.Write([]byte{0xFF, 0xD8, 0xFF, 0xE0})
+	le(0xFFFE, 0xE0DD)
+	le32(0)
+	le(0xFFFE, 0xE00D)
+	le32(0)
+	le(0xFFFE, 0xE0DD)
+	le32(0)
+	base := buildCT(t)
+	// Splice the sequence in before PixelData (tag order matters only to strict readers).
+	idx := bytes.Index(base, []byte{0xE0, 0x7F, 0x10, 0x00})
+	withIcon := append(append(append([]byte{}, base[:idx]...), icon.Bytes()...), base[idx:]...)
+	f, err := Parse(withIcon)
+	if err != nil {
+		t.Fatalf("file with an encapsulated icon: %v", err)
+	}
+	if f.String(TagModality) != "CT" || len(f.Seq(NewTag(0x0088, 0x0200))) != 1 {
+		t.Fatalf("icon sequence not parsed")
+	}
+}

@@ -142,8 +142,8 @@ func (d *Dataset) Floats(t Tag) []float64 {
 			continue
 		}
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil // "NaN" and "Inf" parse but are not DICOM numbers
 		}
 		out = append(out, f)
 	}

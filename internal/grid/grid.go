@@ -9,6 +9,10 @@ import (
 	"sort"
 )
 
+// MaxVoxels bounds the grids this package builds from headers or unions, so a corrupt header
+// cannot ask for an impossible allocation.
+const MaxVoxels = 1 << 28
+
 // Vec is a point or direction in patient coordinates (mm).
 type Vec [3]float64
 
@@ -54,12 +58,19 @@ func FromDICOM(ipp, iop, pixelSpacing []float64, rows, cols int, sliceOffsets []
 	if len(ipp) != 3 || len(iop) != 6 || len(pixelSpacing) != 2 || rows <= 0 || cols <= 0 {
 		return nil, ErrBadGeometry
 	}
+	for _, v := range [][]float64{ipp, iop, pixelSpacing, sliceOffsets} {
+		for _, x := range v {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, ErrBadGeometry
+			}
+		}
+	}
 	rowDir := Vec{iop[0], iop[1], iop[2]}
 	colDir := Vec{iop[3], iop[4], iop[5]}
 	if math.Abs(rowDir.Norm()-1) > 1e-3 || math.Abs(colDir.Norm()-1) > 1e-3 || math.Abs(rowDir.Dot(colDir)) > 1e-3 {
 		return nil, ErrBadGeometry
 	}
-	if pixelSpacing[0] <= 0 || pixelSpacing[1] <= 0 {
+	if pixelSpacing[0] <= 0 || pixelSpacing[1] <= 0 || rows*cols*max(len(sliceOffsets), 1) > MaxVoxels {
 		return nil, ErrBadGeometry
 	}
 	g := &Grid{
@@ -68,8 +79,16 @@ func FromDICOM(ipp, iop, pixelSpacing []float64, rows, cols int, sliceOffsets []
 		Spacing: [3]float64{pixelSpacing[1], pixelSpacing[0], 1},
 		Size:    [3]int{cols, rows, max(len(sliceOffsets), 1)},
 	}
-	if len(sliceOffsets) > 1 {
-		offs := append([]float64(nil), sliceOffsets...)
+	offs := append([]float64(nil), sliceOffsets...)
+	// A non-zero first offset equal to the z of ImagePositionPatient on an axial grid means the
+	// offsets are absolute z positions (PS3.3 C.8.8.3.2, case b): make them relative.
+	if nz := g.Axes[2][2]; len(offs) > 0 && offs[0] != 0 && math.Abs(math.Abs(nz)-1) < 1e-6 && math.Abs(offs[0]-ipp[2]) < 1e-3 {
+		z0 := offs[0]
+		for i := range offs {
+			offs[i] = (offs[i] - z0) * nz
+		}
+	}
+	if len(offs) > 1 {
 		if offs[1] < offs[0] {
 			// Frames stored against the normal: flip the slice axis so k still counts frames.
 			g.Axes[2] = g.Axes[2].Scale(-1)
@@ -91,13 +110,20 @@ func FromDICOM(ipp, iop, pixelSpacing []float64, rows, cols int, sliceOffsets []
 			g.Origin = g.Origin.Add(g.Axes[2].Scale(offs[0]))
 			g.Spacing[2] = step
 		} else {
-			if !sort.Float64sAreSorted(offs) {
-				return nil, ErrBadGeometry
+			// Keep offsets relative to the first frame, which is the origin.
+			g.Origin = g.Origin.Add(g.Axes[2].Scale(offs[0]))
+			for i := len(offs) - 1; i >= 0; i-- {
+				offs[i] -= offs[0]
+			}
+			for i := 1; i < len(offs); i++ {
+				if offs[i] <= offs[i-1] {
+					return nil, ErrBadGeometry // frames must be distinct and ordered
+				}
 			}
 			g.SliceOffsets = offs
 		}
-	} else if len(sliceOffsets) == 1 {
-		g.Origin = g.Origin.Add(g.Axes[2].Scale(sliceOffsets[0]))
+	} else if len(offs) == 1 {
+		g.Origin = g.Origin.Add(g.Axes[2].Scale(offs[0]))
 	}
 	return g, nil
 }

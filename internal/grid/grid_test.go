@@ -120,3 +120,31 @@ func TestOverlapFraction(t *testing.T) {
 		}
 	}
 }
+
+func TestAbsoluteOffsetsAndBadGeometry(t *testing.T) {
+	// Case b of PS3.3 C.8.8.3.2: absolute z positions on an axial grid.
+	g, err := FromDICOM([]float64{0, 0, -100}, []float64{1, 0, 0, 0, 1, 0}, []float64{1, 1}, 2, 2, []float64{-100, -97, -94})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, z := range []float64{-100, -97, -94} {
+		if p := g.Point(0, 0, k); math.Abs(p[2]-z) > 1e-9 {
+			t.Errorf("frame %d at z=%v, want %v", k, p[2], z)
+		}
+	}
+	bad := []struct {
+		name string
+		ipp  []float64
+		ps   []float64
+		offs []float64
+	}{
+		{"NaN spacing", []float64{0, 0, 0}, []float64{math.NaN(), 1}, []float64{0, 1}},
+		{"Inf position", []float64{0, math.Inf(1), 0}, []float64{1, 1}, []float64{0, 1}},
+		{"repeated frame", []float64{0, 0, 0}, []float64{1, 1}, []float64{0, 1, 2, 2}},
+	}
+	for _, c := range bad {
+		if _, err := FromDICOM(c.ipp, []float64{1, 0, 0, 0, 1, 0}, c.ps, 2, 2, c.offs); err == nil {
+			t.Errorf("%s accepted", c.name)
+		}
+	}
+}

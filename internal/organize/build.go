@@ -65,8 +65,7 @@ func Build(inv *Inventory, opt Options) *Result {
 	for _, id := range ids {
 		p := &Patient{ID: id, Dir: dirs[id], Entries: byPatient[id]}
 		res.Patients = append(res.Patients, p)
-		pb := newPatientBuilder(res, p, opt)
-		res.Courses = append(res.Courses, pb.build()...)
+		res.Courses = append(res.Courses, res.buildPatient(p, opt)...)
 	}
 	res.warnSharedStudies()
 	for _, fr := range res.Files {
@@ -75,6 +74,22 @@ func Build(inv *Inventory, opt Options) *Result {
 		}
 	}
 	return res
+}
+
+// buildPatient forms one patient's courses; an internal error (a panic on input nobody
+// anticipated) costs only this patient, whose files are then reported as orphans.
+func (r *Result) buildPatient(p *Patient, opt Options) (courses []*Course) {
+	defer func() {
+		if x := recover(); x != nil {
+			courses = nil
+			r.Warnings = append(r.Warnings, fmt.Sprintf("patient %q could not be organised (internal error: %v)", p.ID, x))
+			for _, e := range p.Entries {
+				fr := r.record[e]
+				fr.Category, fr.Reason, fr.Courses = CategoryOrphan, fmt.Sprintf("patient could not be organised (internal error: %v)", x), nil
+			}
+		}
+	}()
+	return newPatientBuilder(r, p, opt).build()
 }
 
 func unreadableReason(err error) string {
@@ -141,27 +156,43 @@ func (r *Result) dedup(entries []*Entry) []*Entry {
 	return live
 }
 
-// patientDirs maps patient IDs to folder names. An ID that is already a safe name keeps it; an ID
-// that had to be changed, and clashes with another (case-insensitively, for file systems that
-// ignore case), gets a short hash of the original ID, so names never depend on which other
-// patients are in the export.
+// patientDirs maps patient IDs to folder names. An ID that is already a safe name keeps it
+// unless it clashes case-insensitively with another (file systems that ignore case would merge
+// them): then every ID of the clash gets a short hash of the original ID, except the first
+// unchanged one in byte order. Names of the output's own folders (Data, Logs, _COURSES, …) are
+// never used.
 func patientDirs(ids []string) map[string]string {
 	safe := map[string]string{}
-	count := map[string]int{}
+	groups := map[string][]string{}
 	for _, id := range ids {
 		s := fsutil.SafeName(id, 64)
+		if reservedDir(s) {
+			s = "patient_" + s
+		}
 		safe[id] = s
-		count[strings.ToLower(s)]++
+		groups[strings.ToLower(s)] = append(groups[strings.ToLower(s)], id)
 	}
 	out := map[string]string{}
-	for _, id := range ids {
-		s := safe[id]
-		if count[strings.ToLower(s)] > 1 && s != id {
-			s = fmt.Sprintf("%s_%s", s, shortHash(id))
+	for _, members := range groups {
+		sort.Strings(members)
+		keptOne := false
+		for _, id := range members {
+			s := safe[id]
+			if len(members) > 1 && (s != id || keptOne) {
+				s = fmt.Sprintf("%s_%s", s, shortHash(id))
+			} else if s == id {
+				keptOne = true
+			}
+			out[id] = s
 		}
-		out[id] = s
 	}
 	return out
+}
+
+// reservedDir tells whether a folder name belongs to the output's own layout.
+func reservedDir(name string) bool {
+	l := strings.ToLower(name)
+	return strings.HasPrefix(l, "_") || l == "data" || l == "logs" || l == "data_snakemake_fallback" || l == "logs_snakemake_fallback"
 }
 
 func shortHash(s string) string {
@@ -204,11 +235,13 @@ type patientBuilder struct {
 	sopSeries                                    map[string]*Series
 	planByUID                                    map[string]*Entry
 	structByUID                                  map[string]*Entry
+	// doseLink is the plan each linked dose belongs to, as decided by linkPlans.
+	doseLink map[*Entry]*Entry
 }
 
 func newPatientBuilder(res *Result, p *Patient, opt Options) *patientBuilder {
 	b := &patientBuilder{res: res, p: p, opt: opt, series: map[string]*Series{}, sopSeries: map[string]*Series{},
-		planByUID: map[string]*Entry{}, structByUID: map[string]*Entry{}}
+		planByUID: map[string]*Entry{}, structByUID: map[string]*Entry{}, doseLink: map[*Entry]*Entry{}}
 	for _, e := range p.Entries {
 		o := e.Obj
 		switch {
@@ -407,6 +440,7 @@ func (b *patientBuilder) linkPlans() ([]*unit, map[*Entry]*unit) {
 			continue
 		}
 		target.doses = append(target.doses, de)
+		b.doseLink[de] = target.plan
 	}
 	for _, u := range units {
 		u.key = b.unitKey(u)
@@ -629,7 +663,11 @@ func (b *patientBuilder) chooseCourseCT(c *Course) {
 	study, fr := b.courseStudyFrame(c)
 	var best *Series
 	for _, s := range b.seriesOrder {
-		if s.Kind != rt.KindCT || (s.StudyUID != study && (fr == "" || s.FrameOfRef != fr)) {
+		inCourse := s.StudyUID == study
+		if b.opt.MergeCriteria == MergeFrameOfReference {
+			inCourse = fr != "" && s.FrameOfRef == fr
+		}
+		if s.Kind != rt.KindCT || !inCourse {
 			continue
 		}
 		if best == nil || len(s.Slices) > len(best.Slices) || (len(s.Slices) == len(best.Slices) && s.UID < best.UID) {

@@ -89,13 +89,9 @@ func (b *patientBuilder) selectDose(c *Course) (DoseSelection, Prescription) {
 	}
 	var effs []planDose
 	for _, p := range plans {
-		uid := p.Obj.SOPInstanceUID
 		var whole, parts []*Entry
 		for _, d := range c.Doses {
-			if len(d.Obj.Dose.ReferencedPlan) > 0 && d.Obj.Dose.ReferencedPlan[0] != uid {
-				continue
-			}
-			if len(d.Obj.Dose.ReferencedPlan) == 0 && len(plans) > 1 {
+			if b.doseLink[d] != p {
 				continue
 			}
 			if isComponentDose(d.Obj.Dose) {
@@ -135,7 +131,8 @@ func (b *patientBuilder) selectDose(c *Course) (DoseSelection, Prescription) {
 		sel := DoseSelection{Decision: DoseSingle, Sources: e.sources, Plans: []*Entry{e.plan},
 			Reason: withNote(fmt.Sprintf("one dose for plan %q", e.plan.Obj.Plan.Label), e.note)}
 		if len(e.sources) > 1 || isComponentDose(e.sources[0].Obj.Dose) {
-			sel.Decision, sel.Summed = DoseBeamsSummed, len(e.sources) > 1
+			// Component doses are always rewritten, so RD.dcm is a PLAN dose even for one beam.
+			sel.Decision, sel.Summed = DoseBeamsSummed, true
 			sel.Reason = withNote(fmt.Sprintf("%d BEAM doses of plan %q summed into the plan dose", len(e.sources), e.plan.Obj.Plan.Label), e.note)
 		}
 		if len(plans) > 1 {
@@ -244,6 +241,7 @@ func (b *patientBuilder) relate(firstPlan, later *Entry) (string, string) {
 			}
 			return relReplan, label + fmt.Sprintf("same prescription (%.4g Gy) planned later", ra)
 		}
+		return relAmbiguous, label + fmt.Sprintf("prescriptions %.4g and %.4g Gy are neither the same nor a boost under the configured ratios", ra, rb)
 	}
 	// Without both prescriptions, fractionation tells: the same number of fractions planned the
 	// same day is an alternative plan (a plan comparison), later a replan; a different number of
@@ -328,8 +326,8 @@ func beamCoverage(p *Entry, parts []*Entry) string {
 
 // newerDose orders plan-level doses of one plan: newest instance creation first, then path.
 func newerDose(a, b *Entry) bool {
-	ka := a.Obj.InstanceCreation + a.Obj.ContentDate
-	kb := b.Obj.InstanceCreation + b.Obj.ContentDate
+	ka := a.Obj.InstanceCreation + a.Obj.InstanceCreationTime + "|" + a.Obj.ContentDate + a.Obj.ContentTime
+	kb := b.Obj.InstanceCreation + b.Obj.InstanceCreationTime + "|" + b.Obj.ContentDate + b.Obj.ContentTime
 	if ka != kb {
 		return ka > kb
 	}

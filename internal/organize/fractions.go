@@ -61,6 +61,9 @@ func fractionRows(c *Course) []fractionRow {
 	var recs []rec
 	for _, e := range c.Records {
 		r := e.Obj.Record
+		if r.Summary {
+			continue // a treatment summary is not a fraction
+		}
 		key := "NO_PLAN"
 		if len(r.ReferencedPlan) > 0 {
 			key = r.ReferencedPlan[0]

@@ -60,29 +60,32 @@ type Object struct {
 	SeriesNumber      int
 	AcquisitionDate   string
 	ContentDate       string
+	ContentTime       string
 	InstanceCreation  string
-	FrameOfReference  string
-	InstanceNumber    int
-	HasInstanceNumber bool
-	ImagePosition     []float64
-	ImageOrientation  []float64
-	PixelSpacing      []float64
-	SliceThickness    float64
-	Rows, Columns     int
-	PatientPosition   string
-	BodyPart          string
-	Manufacturer      string
-	Model             string
-	Institution       string
-	Station           string
-	KVP               float64
-	Kernel            string
-	ExposureMAs       float64
-	TubeCurrent       float64
-	ImageType         string
-	RescaleSlope      float64
-	RescaleIntercept  float64
-	Software          string
+	// InstanceCreationTime pairs with InstanceCreation to order objects made the same day.
+	InstanceCreationTime string
+	FrameOfReference     string
+	InstanceNumber       int
+	HasInstanceNumber    bool
+	ImagePosition        []float64
+	ImageOrientation     []float64
+	PixelSpacing         []float64
+	SliceThickness       float64
+	Rows, Columns        int
+	PatientPosition      string
+	BodyPart             string
+	Manufacturer         string
+	Model                string
+	Institution          string
+	Station              string
+	KVP                  float64
+	Kernel               string
+	ExposureMAs          float64
+	TubeCurrent          float64
+	ImageType            string
+	RescaleSlope         float64
+	RescaleIntercept     float64
+	Software             string
 
 	Plan   *rt.Plan
 	Dose   *rt.Dose
@@ -217,7 +220,7 @@ func readHeaders(ctx context.Context, entries []*Entry, opt IndexOptions) error 
 				}
 				e := entries[i]
 				if e.Err == nil {
-					e.Obj, e.Size, e.Err = readObject(&reader, e.Abs)
+					e.Obj, e.Size, e.Err = safeReadObject(&reader, e.Abs)
 				}
 				n := done.Add(1)
 				if opt.Progress != nil {
@@ -228,6 +231,18 @@ func readHeaders(ctx context.Context, entries []*Entry, opt IndexOptions) error 
 	}
 	wg.Wait()
 	return ctx.Err()
+}
+
+// safeReadObject is readObject with a panic on hostile input turned into that file's error, so
+// one malformed file can never stop the run.
+func safeReadObject(reader *dicomio.HeaderReader, path string) (o *Object, size int64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			*reader = dicomio.HeaderReader{}
+			o, err = nil, fmt.Errorf("malformed file (reader panic: %v)", r)
+		}
+	}()
+	return readObject(reader, path)
 }
 
 // readObject reads one file's header and extracts what organisation needs.
@@ -242,6 +257,10 @@ func readObject(reader *dicomio.HeaderReader, path string) (*Object, int64, erro
 	}
 	o := extractObject(f)
 	if o.SOPInstanceUID == "" {
+		// A DICOMDIR (and some exports) carry the UID only in the file meta information.
+		o.SOPInstanceUID = f.Meta.String(dicomio.TagMediaStorageSOPInstanceUID)
+	}
+	if o.SOPInstanceUID == "" {
 		return nil, f.Size, errors.New("DICOM file without SOPInstanceUID (0008,0018)")
 	}
 	return o, f.Size, nil
@@ -254,41 +273,43 @@ func extractObject(f *dicomio.File) *Object {
 		sopClass = f.Meta.String(dicomio.TagMediaStorageSOPClassUID)
 	}
 	o := &Object{
-		SOPClassUID:       sopClass,
-		SOPInstanceUID:    ds.String(dicomio.TagSOPInstanceUID),
-		Modality:          strings.ToUpper(ds.String(dicomio.TagModality)),
-		TransferSyntax:    f.TransferSyntax,
-		PatientID:         ds.String(dicomio.TagPatientID),
-		PatientName:       ds.String(dicomio.TagPatientName),
-		BirthDate:         ds.String(dicomio.TagPatientBirthDate),
-		Sex:               ds.String(dicomio.TagPatientSex),
-		Age:               ds.String(dicomio.TagPatientAge),
-		StudyUID:          ds.String(dicomio.TagStudyInstanceUID),
-		StudyDate:         ds.String(dicomio.TagStudyDate),
-		StudyTime:         ds.String(dicomio.TagStudyTime),
-		StudyDescription:  ds.String(dicomio.TagStudyDescription),
-		StudyID:           ds.String(dicomio.TagStudyID),
-		AccessionNumber:   ds.String(dicomio.TagAccessionNumber),
-		SeriesUID:         ds.String(dicomio.TagSeriesInstanceUID),
-		SeriesDate:        ds.String(dicomio.TagSeriesDate),
-		SeriesTime:        ds.String(dicomio.TagSeriesTime),
-		SeriesDescription: ds.String(dicomio.TagSeriesDescription),
-		AcquisitionDate:   ds.String(dicomio.TagAcquisitionDate),
-		ContentDate:       ds.String(dicomio.TagContentDate),
-		InstanceCreation:  ds.String(dicomio.TagInstanceCreationDate),
-		FrameOfReference:  ds.String(dicomio.TagFrameOfReferenceUID),
-		ImagePosition:     ds.Floats(dicomio.TagImagePositionPatient),
-		ImageOrientation:  ds.Floats(dicomio.TagImageOrientationPatient),
-		PixelSpacing:      ds.Floats(dicomio.TagPixelSpacing),
-		PatientPosition:   ds.String(dicomio.TagPatientPosition),
-		BodyPart:          ds.String(dicomio.TagBodyPartExamined),
-		Manufacturer:      ds.String(dicomio.TagManufacturer),
-		Model:             ds.String(dicomio.TagManufacturerModelName),
-		Institution:       ds.String(dicomio.TagInstitutionName),
-		Station:           ds.String(dicomio.TagStationName),
-		Kernel:            ds.Text(dicomio.TagConvolutionKernel),
-		ImageType:         ds.Text(dicomio.TagImageType),
-		Software:          ds.Text(dicomio.TagSoftwareVersions),
+		SOPClassUID:          sopClass,
+		SOPInstanceUID:       ds.String(dicomio.TagSOPInstanceUID),
+		Modality:             strings.ToUpper(ds.String(dicomio.TagModality)),
+		TransferSyntax:       f.TransferSyntax,
+		PatientID:            ds.String(dicomio.TagPatientID),
+		PatientName:          ds.String(dicomio.TagPatientName),
+		BirthDate:            ds.String(dicomio.TagPatientBirthDate),
+		Sex:                  ds.String(dicomio.TagPatientSex),
+		Age:                  ds.String(dicomio.TagPatientAge),
+		StudyUID:             ds.String(dicomio.TagStudyInstanceUID),
+		StudyDate:            ds.String(dicomio.TagStudyDate),
+		StudyTime:            ds.String(dicomio.TagStudyTime),
+		StudyDescription:     ds.String(dicomio.TagStudyDescription),
+		StudyID:              ds.String(dicomio.TagStudyID),
+		AccessionNumber:      ds.String(dicomio.TagAccessionNumber),
+		SeriesUID:            ds.String(dicomio.TagSeriesInstanceUID),
+		SeriesDate:           ds.String(dicomio.TagSeriesDate),
+		SeriesTime:           ds.String(dicomio.TagSeriesTime),
+		SeriesDescription:    ds.String(dicomio.TagSeriesDescription),
+		AcquisitionDate:      ds.String(dicomio.TagAcquisitionDate),
+		ContentDate:          ds.String(dicomio.TagContentDate),
+		ContentTime:          ds.String(dicomio.TagContentTime),
+		InstanceCreation:     ds.String(dicomio.TagInstanceCreationDate),
+		InstanceCreationTime: ds.String(dicomio.TagInstanceCreationTime),
+		FrameOfReference:     ds.String(dicomio.TagFrameOfReferenceUID),
+		ImagePosition:        ds.Floats(dicomio.TagImagePositionPatient),
+		ImageOrientation:     ds.Floats(dicomio.TagImageOrientationPatient),
+		PixelSpacing:         ds.Floats(dicomio.TagPixelSpacing),
+		PatientPosition:      ds.String(dicomio.TagPatientPosition),
+		BodyPart:             ds.String(dicomio.TagBodyPartExamined),
+		Manufacturer:         ds.String(dicomio.TagManufacturer),
+		Model:                ds.String(dicomio.TagManufacturerModelName),
+		Institution:          ds.String(dicomio.TagInstitutionName),
+		Station:              ds.String(dicomio.TagStationName),
+		Kernel:               ds.Text(dicomio.TagConvolutionKernel),
+		ImageType:            ds.Text(dicomio.TagImageType),
+		Software:             ds.Text(dicomio.TagSoftwareVersions),
 	}
 	o.Kind = rt.Classify(o.SOPClassUID, o.Modality)
 	o.Weight, _ = ds.Float(dicomio.TagPatientWeight)
@@ -312,6 +333,7 @@ func extractObject(f *dicomio.File) *Object {
 		o.Struct = rt.ParseStructureSet(ds)
 	case rt.KindRTRecord:
 		o.Record = rt.ParseTreatmentRecord(ds)
+		o.Record.Summary = o.SOPClassUID == rt.SOPClassRTTreatmentSummary
 	case rt.KindRegistration:
 		o.Reg = rt.ParseRegistration(ds)
 	default:

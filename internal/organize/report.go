@@ -242,7 +242,7 @@ func writeCohortTables(res *Result, outcomes []*CourseOutcome, outDir string) er
 		"rows", "columns", "pixel_spacing_mm", "kvp", "manufacturer", "model", "convolution_kernel", "patient_position", "study_date")
 	fractions := results.NewTable("fractions", FractionColumns...)
 	for _, oc := range outcomes {
-		if !oc.Written {
+		if !oc.Written && !loadPreviousOutcome(outDir, oc) {
 			continue
 		}
 		c := oc.Course
@@ -320,6 +320,25 @@ func writeCohortTables(res *Result, outcomes []*CourseOutcome, outDir string) er
 		}
 	}
 	return nil
+}
+
+// loadPreviousOutcome fills the outcome of a course a course filter left out of this run from
+// what an earlier run wrote (its sentinel and case_metadata.json), so the cohort tables keep
+// every organised course. It reports whether the course is on disk.
+func loadPreviousOutcome(outDir string, oc *CourseOutcome) bool {
+	dir := filepath.Join(outDir, filepath.FromSlash(oc.Dir))
+	status, err := os.ReadFile(filepath.Join(dir, Sentinel))
+	if err != nil {
+		return false
+	}
+	oc.Status = strings.TrimSpace(string(status))
+	if data, err := os.ReadFile(filepath.Join(dir, "metadata", "case_metadata.json")); err == nil {
+		var m CaseMetadata
+		if json.Unmarshal(data, &m) == nil {
+			oc.DoseGrid = m.DoseGrid
+		}
+	}
+	return true
 }
 
 func findEntry(list []*Entry, uid string) *Entry {

@@ -1,6 +1,7 @@
 package organize
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/rtpipeline/rtpipeline/internal/rt"
@@ -66,8 +67,9 @@ func TestSplitByDays(t *testing.T) {
 }
 
 func TestPatientDirs(t *testing.T) {
-	got := patientDirs([]string{"A/B-10", "A_B-10", "PAT/7 B", "plain", "Plain", "..", "Ünï-09"})
-	want := map[string]string{"A_B-10": "A_B-10", "plain": "plain", "Plain": "Plain", "..": "_.", "PAT/7 B": "PAT_7_B", "Ünï-09": "Uni-09"}
+	got := patientDirs([]string{"A/B-10", "A_B-10", "PAT/7 B", "plain", "Plain", "..", "Ünï-09", "Data", "_COURSES"})
+	want := map[string]string{"A_B-10": "A_B-10", "Plain": "Plain", "..": "patient__.", "PAT/7 B": "PAT_7_B", "Ünï-09": "Uni-09",
+		"Data": "patient_Data", "_COURSES": "patient__COURSES"}
 	for id, w := range want {
 		if got[id] != w {
 			t.Errorf("dir(%q) = %q, want %q", id, got[id], w)
@@ -76,8 +78,12 @@ func TestPatientDirs(t *testing.T) {
 	if d := got["A/B-10"]; d == "A_B-10" || len(d) != len("A_B-10_")+6 {
 		t.Errorf("clashing ID got %q", d)
 	}
+	if d := got["plain"]; len(d) != len("plain_")+6 {
+		t.Errorf("ID differing only in case got %q", d)
+	}
 	seen := map[string]string{}
 	for id, d := range got {
+		d = strings.ToLower(d)
 		if other, ok := seen[d]; ok {
 			t.Errorf("%q and %q share folder %q", id, other, d)
 		}

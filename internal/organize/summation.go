@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rtpipeline/rtpipeline/internal/dicomio"
 	"github.com/rtpipeline/rtpipeline/internal/grid"
@@ -43,6 +44,9 @@ func sumDoses(sources []*Entry) (*grid.Volume, error) {
 		return out, nil
 	}
 	target := commonGrid(vols)
+	if target.Voxels() <= 0 || target.Voxels() > grid.MaxVoxels {
+		return nil, fmt.Errorf("dose grids span %dx%dx%d voxels together; they are too far apart to sum", target.Size[0], target.Size[1], target.Size[2])
+	}
 	out := &grid.Volume{Grid: target, Data: make([]float32, target.Voxels())}
 	nx, ny, nz := target.Size[0], target.Size[1], target.Size[2]
 	for k := 0; k < nz; k++ {
@@ -118,6 +122,9 @@ func commonGrid(vols []*rt.DoseVolume) *grid.Grid {
 func doseDataset(vol *grid.Volume, ref *Entry, refPlanUID, summation, comment string, sources []*Entry) (*dicomio.Builder, string, error) {
 	maxDose := 0.0
 	for _, v := range vol.Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, "", fmt.Errorf("summed dose holds a non-finite value")
+		}
 		maxDose = math.Max(maxDose, float64(v))
 	}
 	scaleText := "1"
@@ -135,9 +142,12 @@ func doseDataset(vol *grid.Volume, ref *Entry, refPlanUID, summation, comment st
 		pix[4*i], pix[4*i+1], pix[4*i+2], pix[4*i+3] = byte(q), byte(q>>8), byte(q>>16), byte(q>>24)
 	}
 	g := vol.Grid
+	// Offsets are measured along row × column, the normal a reader derives from the written
+	// orientation, which may point against the grid's own slice axis (decreasing offsets).
+	normal := g.Axes[0].Cross(g.Axes[1])
 	offsets := make([]float64, g.Size[2])
 	for k := range offsets {
-		offsets[k] = g.Point(0, 0, k).Sub(g.Origin).Dot(g.Axes[2])
+		offsets[k] = g.Point(0, 0, k).Sub(g.Origin).Dot(normal)
 	}
 	var srcUIDs []string
 	for _, s := range sources {
@@ -247,10 +257,7 @@ func syntheticPlan(plans []*Entry, totalRx float64) (*dicomio.Builder, string, e
 			Str(dicomio.TagReferencedSOPInstanceUID, p.Obj.SOPInstanceUID).
 			Str(dicomio.TagRTPlanRelationship, "CONCURRENT"))
 	}
-	label := plans[0].Obj.Plan.Label
-	if len(label) > 12 {
-		label = label[:12]
-	}
+	label := truncate(plans[0].Obj.Plan.Label, 12)
 	b.Str(dicomio.TagSOPInstanceUID, sop).
 		Str(dicomio.TagSeriesInstanceUID, dicomio.DeriveUID("rtpipeline summed plan series", sop)).
 		Str(dicomio.TagSeriesDescription, "rtpipeline summed plan").
@@ -278,9 +285,13 @@ func syntheticPlan(plans []*Entry, totalRx float64) (*dicomio.Builder, string, e
 	return b, sop, b.Err()
 }
 
+// truncate shortens s to at most n bytes without splitting a UTF-8 character.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -1,6 +1,7 @@
 package organize
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
@@ -149,5 +150,47 @@ func TestSummedDoseRoundTrip(t *testing.T) {
 	}
 	if back.Header.SummationType != "PLAN_SUM" || len(back.Header.ReferencedPlan) != 1 {
 		t.Fatalf("header %+v", back.Header)
+	}
+}
+
+// TestSummedDoseDecreasingOffsets: doses whose frames run against the normal (negative
+// GridFrameOffsetVector, as GammaPlan and Pinnacle write) keep every frame at its place through
+// summation and writing.
+func TestSummedDoseDecreasingOffsets(t *testing.T) {
+	dir := t.TempDir()
+	f := func(p grid.Vec) float64 { return 10 + p[2] }
+	for _, second := range []bool{false, true} {
+		a := writeDose(t, filepath.Join(dir, fmt.Sprintf("a%v.dcm", second)), []float64{-4, -4, 20}, []float64{1, 0, 0, 0, 1, 0}, 2, 5, 5, []float64{0, -2, -4, -6, -8}, "GY", f)
+		srcs := []*Entry{a}
+		if second { // a second grid forces the interpolating path
+			srcs = append(srcs, writeDose(t, filepath.Join(dir, "b.dcm"), []float64{-2, -2, 12}, []float64{1, 0, 0, 0, 1, 0}, 1, 5, 5, []float64{0, 1, 2, 3}, "GY", func(grid.Vec) float64 { return 0 }))
+		}
+		vol, err := sumDoses(srcs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, uid, err := doseDataset(vol, &Entry{Obj: &Object{PatientID: "P"}}, "1.2.3", "PLAN_SUM", "test", srcs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, fmt.Sprintf("sum%v.dcm", second))
+		if err := b.WriteFile(out, rt.SOPClassRTDose, uid, dicomio.WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		back, err := rt.LoadDoseVolume(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := back.Grid
+		for k := 0; k < g.Size[2]; k++ {
+			p := g.Point(2, 2, k)
+			if p[2] < 12-1e-6 || p[2] > 20+1e-6 {
+				continue
+			}
+			want := f(p)
+			if got := float64(back.At(2, 2, k)); math.Abs(got-want) > 1e-3 {
+				t.Fatalf("second grid %v: frame %d at z=%v holds %v, want %v", second, k, p[2], got, want)
+			}
+		}
 	}
 }

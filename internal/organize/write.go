@@ -92,7 +92,7 @@ func Write(ctx context.Context, res *Result, outDir string, wo WriteOptions) ([]
 					return
 				}
 				oc := outcomes[todo[n]]
-				placed, err := writeCourse(ctx, res, outDir, oc)
+				placed, err := safeWriteCourse(ctx, res, outDir, oc)
 				oc.Written = true
 				if err != nil {
 					oc.Status = "failed: " + oneLine(err.Error())
@@ -121,6 +121,21 @@ func Write(ctx context.Context, res *Result, outDir string, wo WriteOptions) ([]
 	for e, ds := range dest {
 		sort.Strings(ds)
 		res.record[e].Destinations = ds
+	}
+	// A file placed only in courses that were not written (course filter) or failed says so.
+	status := map[string]string{}
+	for _, oc := range outcomes {
+		switch {
+		case !oc.Written:
+			status[oc.Dir] = "not written in this run (course filter)"
+		case oc.Status != "ok":
+			status[oc.Dir] = "course " + oc.Status
+		}
+	}
+	for _, fr := range res.Files {
+		if fr.Category == CategoryPlaced && len(fr.Destinations) == 0 && len(fr.Courses) > 0 {
+			fr.Reason = fmt.Sprintf("course %s: %s", fr.Courses[0], status[fr.Courses[0]])
+		}
 	}
 	ok := 0
 	for _, oc := range outcomes {
@@ -193,11 +208,25 @@ func removePreviousCourses(outDir string, log *slog.Logger) error {
 // not place are stale and removed.
 var managedDirs = []string{"DICOM", "DICOM_related", "MR"}
 
+// safeWriteCourse turns a panic while writing a course into that course's failure.
+func safeWriteCourse(ctx context.Context, res *Result, outDir string, oc *CourseOutcome) (placed map[*Entry][]string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			placed, err = nil, fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	return writeCourse(ctx, res, outDir, oc)
+}
+
 // writeCourse places every file of a course and writes its metadata. It returns, per input
 // entry, the paths (relative to outDir) it was placed at.
 func writeCourse(ctx context.Context, res *Result, outDir string, oc *CourseOutcome) (map[*Entry][]string, error) {
 	c := oc.Course
 	dir := filepath.Join(outDir, filepath.FromSlash(oc.Dir))
+	// Until this run's sentinel is written, the course must not look organised.
+	if err := os.Remove(filepath.Join(dir, Sentinel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	want := map[string]*Entry{}      // relative path → source entry
 	generated := map[string][]byte{} // relative path → bytes written by us
 	names := map[string]map[string]bool{}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rtpipeline/rtpipeline/internal/dicomio"
+	"github.com/rtpipeline/rtpipeline/internal/rt"
 	"github.com/rtpipeline/rtpipeline/internal/synth"
 )
 
@@ -209,5 +211,62 @@ func TestSymlinksAndHiddenFolders(t *testing.T) {
 		if strings.HasPrefix(p, "linked_folder/") {
 			t.Fatalf("symlinked folder entered: %s", p)
 		}
+	}
+}
+
+// TestCourseFilterKeepsCohortTables: reorganising one course leaves every organised course in
+// Data/ and in the manifest, and says why the other courses' files have no destination.
+func TestCourseFilterKeepsCohortTables(t *testing.T) {
+	root, _ := syntheticCohort(t)
+	opt := DefaultOptions()
+	opt.Workers = 2
+	out := t.TempDir()
+	_, outcomes := organizeInto(t, root, out, opt)
+	rows := func() int {
+		data, err := os.ReadFile(filepath.Join(out, "Data", "case_metadata.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(data), "\n") - 1
+	}
+	all := rows()
+	if all != len(outcomes) {
+		t.Fatalf("%d rows for %d courses", all, len(outcomes))
+	}
+	opt.CourseFilter = "SYN001"
+	res, _ := organizeInto(t, root, out, opt)
+	if got := rows(); got != all {
+		t.Fatalf("after a filtered run: %d rows, want %d", got, all)
+	}
+	m, _ := ReadManifest(out)
+	if len(m) != all {
+		t.Fatalf("manifest lists %d courses, want %d", len(m), all)
+	}
+	for _, fr := range res.Files {
+		if fr.Category == CategoryPlaced && len(fr.Destinations) == 0 && !strings.Contains(fr.Reason, "course filter") {
+			t.Fatalf("%s placed without destination or reason: %+v", fr.Path, fr)
+		}
+	}
+	opt.CourseFilter = "NOBODY"
+	inv, _ := Index(context.Background(), root, IndexOptions{Workers: 2})
+	if _, err := Write(context.Background(), Build(inv, opt), out, WriteOptions{}); err == nil || !strings.Contains(err.Error(), "matches none") {
+		t.Fatalf("unmatched filter: %v", err)
+	}
+}
+
+// TestDICOMDIROrphan: a DICOMDIR (SOP instance UID only in its file meta) is an orphan.
+func TestDICOMDIROrphan(t *testing.T) {
+	dir := t.TempDir()
+	b := dicomio.NewBuilder().Str(dicomio.NewTag(0x0004, 0x1130), "EXPORT").Str(dicomio.TagPatientID, "P")
+	if err := b.WriteFile(filepath.Join(dir, "DICOMDIR"), rt.SOPClassMediaStorageDirectory, "1.2.3.4.5", dicomio.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := Index(context.Background(), dir, IndexOptions{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Build(inv, DefaultOptions())
+	if fr := res.Files[0]; fr.Category != CategoryOrphan || !strings.Contains(fr.Reason, "DICOMDIR") {
+		t.Fatalf("%+v", fr)
 	}
 }

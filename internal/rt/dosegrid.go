@@ -19,6 +19,9 @@ type DoseVolume struct {
 // Grid returns the dose grid geometry. Exports sometimes carry more GridFrameOffsetVector values
 // than frames (an edited multi-frame file); only the first NumberOfFrames offsets describe frames.
 func (h *Dose) Grid() (*grid.Grid, error) {
+	if h.Frames < 1 {
+		return nil, fmt.Errorf("NumberOfFrames %d", h.Frames)
+	}
 	offs := h.FrameOffsets
 	if len(offs) > h.Frames {
 		offs = offs[:h.Frames]

@@ -44,8 +44,9 @@ func ParseDose(ds *dicomio.Dataset) *Dose {
 	d.Scaling, _ = ds.Float(dicomio.TagDoseGridScaling)
 	d.Rows, _ = ds.Int(dicomio.TagRows)
 	d.Columns, _ = ds.Int(dicomio.TagColumns)
-	d.Frames, _ = ds.Int(dicomio.TagNumberOfFrames)
-	if d.Frames == 0 {
+	if n, ok := ds.Int(dicomio.TagNumberOfFrames); ok {
+		d.Frames = n // a nonsensical value (<= 0) is kept so Grid reports it
+	} else {
 		d.Frames = 1
 	}
 	d.BitsAllocated, _ = ds.Int(dicomio.TagBitsAllocated)
@@ -182,8 +183,10 @@ type TreatmentRecord struct {
 	FractionNumbers []int        `json:"fraction_numbers,omitempty"`
 	Beams           []RecordBeam `json:"beams,omitempty"`
 	DeliveredDoseGy float64      `json:"delivered_dose_gy"`
-	HasDoseValues   bool         `json:"has_dose_values"`
-	MetersetSum     float64      `json:"delivered_meterset"`
+	// Summary is true for an RT Treatment Summary Record, which sums a course and is not a fraction.
+	Summary       bool    `json:"summary"`
+	HasDoseValues bool    `json:"has_dose_values"`
+	MetersetSum   float64 `json:"delivered_meterset"`
 }
 
 // RecordBeam is one delivered beam of a treatment session.
