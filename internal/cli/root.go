@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/rtpipeline/rtpipeline/internal/config"
+	"github.com/rtpipeline/rtpipeline/internal/dicomio"
 	"github.com/rtpipeline/rtpipeline/internal/version"
 )
 
@@ -61,7 +62,7 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.configFile, "config", "", "configuration file (default: $RTPIPELINE_CONFIGFILE, else built-in defaults)")
 	pf.IntVar(&g.maxWorkers, "max-workers", 0, "cap on the worker budget (overrides max_workers and $RTPIPELINE_MAX_WORKERS)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newOrganizeCommand(g), newValidateCommand(g), newSynthCommand(g), newDemoCommand(g), newDoctorCommand(g), newConfigCommand(g))
+	root.AddCommand(newOrganizeCommand(g), newValidateCommand(g), newSynthCommand(g), newDemoCommand(g), newDVHCalcCommand(g), newDoctorCommand(g), newConfigCommand(g))
 	return root
 }
 
@@ -119,3 +120,12 @@ func isTerminal(w io.Writer) bool {
 
 // cores is the number of logical CPUs the scheduler may use.
 func cores() int { return runtime.NumCPU() }
+
+// readHeaderFile returns the SOP instance UID of a DICOM file.
+func readHeaderFile(path string) (string, error) {
+	f, err := dicomio.ReadHeader(path)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	return f.String(dicomio.TagSOPInstanceUID), nil
+}

@@ -296,3 +296,27 @@ func crossings(polys [][][2]float64, y float64, buf []float64) []float64 {
 	sort.Float64s(buf)
 	return buf
 }
+
+// ComputeAll computes the DVHs of several ROIs with up to workers goroutines; results keep the
+// ROI order whatever the worker count.
+func ComputeAll(rois []*rt.ROIContours, dose *grid.Volume, opt Options, workers int) []*Result {
+	out := make([]*Result, len(rois))
+	next := make(chan int)
+	done := make(chan struct{})
+	for w := 0; w < max(workers, 1); w++ {
+		go func() {
+			for i := range next {
+				out[i] = Compute(rois[i], dose, opt)
+			}
+			done <- struct{}{}
+		}()
+	}
+	for i := range rois {
+		next <- i
+	}
+	close(next)
+	for w := 0; w < max(workers, 1); w++ {
+		<-done
+	}
+	return out
+}

@@ -14,6 +14,9 @@ type DoseVolume struct {
 	*grid.Volume
 	Header   *Dose
 	Relative bool
+	// SOPInstanceUID and FrameOfRef identify the dose object.
+	SOPInstanceUID string
+	FrameOfRef     string
 }
 
 // Grid returns the dose grid geometry. Exports sometimes carry more GridFrameOffsetVector values
@@ -66,5 +69,6 @@ func LoadDoseVolume(path string) (*DoseVolume, error) {
 	for i, s := range samples {
 		data[i] = float32(s * scale)
 	}
-	return &DoseVolume{Volume: &grid.Volume{Grid: g, Data: data}, Header: h, Relative: rel}, nil
+	return &DoseVolume{Volume: &grid.Volume{Grid: g, Data: data}, Header: h, Relative: rel,
+		SOPInstanceUID: f.String(dicomio.TagSOPInstanceUID), FrameOfRef: f.String(dicomio.TagFrameOfReferenceUID)}, nil
 }
