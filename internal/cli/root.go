@@ -62,7 +62,7 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.configFile, "config", "", "configuration file (default: $RTPIPELINE_CONFIGFILE, else built-in defaults)")
 	pf.IntVar(&g.maxWorkers, "max-workers", 0, "cap on the worker budget (overrides max_workers and $RTPIPELINE_MAX_WORKERS)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newOrganizeCommand(g), newValidateCommand(g), newSynthCommand(g), newDemoCommand(g), newDVHCalcCommand(g), newDoctorCommand(g), newConfigCommand(g))
+	root.AddCommand(newOrganizeCommand(g), newValidateCommand(g), newSynthCommand(g), newDemoCommand(g), newDVHCalcCommand(g), newDVHCommand(g), newDoctorCommand(g), newConfigCommand(g))
 	return root
 }
 
@@ -128,4 +128,15 @@ func readHeaderFile(path string) (string, error) {
 		return "", fmt.Errorf("reading %s: %w", path, err)
 	}
 	return f.String(dicomio.TagSOPInstanceUID), nil
+}
+
+// configOverride is a flag value applied over the configuration.
+type configOverride struct{ key, value, source string }
+
+func overrides(list []configOverride) []config.Override {
+	out := make([]config.Override, len(list))
+	for i, o := range list {
+		out[i] = config.Override{Key: o.key, Value: o.value, Source: o.source}
+	}
+	return out
 }

@@ -87,7 +87,7 @@ func Compute(roi *rt.ROIContours, dose *grid.Volume, opt Options) *Result {
 		}
 		return res
 	}
-	pl, warn := buildPlanes(closed, dose.Grid)
+	pl, warn := buildPlanes(closed, dose)
 	res.Warnings = append(res.Warnings, warn...)
 	res.Planes = len(pl.planes)
 	res.PlaneSpacingMM = pl.spacing
@@ -120,12 +120,16 @@ type planeSet struct {
 	n, a, b grid.Vec
 	planes  []*plane
 	spacing float64
+	// scanAxis is the dose-grid axis (0 or 1) the scan lines run along when the contour planes
+	// are parallel to the dose planes, else -1.
+	scanAxis int
 }
 
 // buildPlanes finds the contour planes and the slab of each. The normal comes from the contours
 // (Newell's method on the largest one), so oblique structure sets work; the in-plane basis
 // follows the dose grid's row direction so scan lines run along dose rows when they can.
-func buildPlanes(contours []rt.Contour, g *grid.Grid) (*planeSet, []string) {
+func buildPlanes(contours []rt.Contour, dose *grid.Volume) (*planeSet, []string) {
+	g := dose.Grid
 	var warns []string
 	best, bestArea := grid.Vec{}, 0.0
 	for _, c := range contours {
@@ -144,7 +148,33 @@ func buildPlanes(contours []rt.Contour, g *grid.Grid) (*planeSet, []string) {
 			n = g.Axes[2] // snap: contours parallel to dose planes up to rounding
 		}
 	}
-	a := g.Axes[0].Sub(n.Scale(g.Axes[0].Dot(n)))
+	// Scan along the in-plane dose axis with the larger gradient, so the sampled direction has
+	// the smaller one.
+	scanAxis := -1
+	if n == g.Axes[2] {
+		scanAxis = 0
+		var corners []grid.Vec
+		lo, hi := grid.Vec{math.Inf(1), math.Inf(1), math.Inf(1)}, grid.Vec{math.Inf(-1), math.Inf(-1), math.Inf(-1)}
+		for _, c := range contours {
+			for _, p := range c.Points {
+				for k := 0; k < 3; k++ {
+					lo[k], hi[k] = math.Min(lo[k], p[k]), math.Max(hi[k], p[k])
+				}
+			}
+		}
+		for _, x := range []float64{lo[0], hi[0]} {
+			for _, y := range []float64{lo[1], hi[1]} {
+				for _, z := range []float64{lo[2], hi[2]} {
+					corners = append(corners, grid.Vec{x, y, z})
+				}
+			}
+		}
+		if reg := doseRegion(dose, corners); reg.grad[1] > reg.grad[0] {
+			scanAxis = 1
+		}
+	}
+	axis := g.Axes[max(scanAxis, 0)]
+	a := axis.Sub(n.Scale(axis.Dot(n)))
 	if a.Norm() < 1e-6 {
 		a = g.Axes[1].Sub(n.Scale(g.Axes[1].Dot(n)))
 	}
@@ -175,7 +205,7 @@ func buildPlanes(contours []rt.Contour, g *grid.Grid) (*planeSet, []string) {
 		warns = append(warns, fmt.Sprintf("%d contour points lie more than 0.05 mm off their contour plane", nonPlanar))
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].w < items[j].w })
-	ps := &planeSet{n: n, a: a, b: b}
+	ps := &planeSet{n: n, a: a, b: b, scanAxis: scanAxis}
 	for _, it := range items {
 		if k := len(ps.planes); k > 0 && it.w-ps.planes[k-1].w < 0.01 {
 			ps.planes[k-1].polys = append(ps.planes[k-1].polys, it.poly)

@@ -2,113 +2,10 @@ package dvh
 
 import (
 	"math"
+	"sort"
 
 	"github.com/rtpipeline/rtpipeline/internal/grid"
 )
-
-// histogram accumulates dose distributions in O(1) per contribution: a uniform distribution over
-// [a, b] adds its density to every bin it covers through a difference array, plus the partial
-// first and last bins directly.
-type histogram struct {
-	width   float64
-	direct  []float64 // volume added to single bins
-	density []float64 // difference array of the per-bin volume of fully covered bins
-	weight  float64
-	inside  float64
-	sum     float64 // Σ weight × mean dose, for the exact mean
-	min     float64
-	max     float64
-}
-
-func newHistogram(maxDose float64) *histogram {
-	w := math.Max(maxDose, 1e-3) / 50000
-	n := int(math.Ceil(maxDose/w)) + 3
-	return &histogram{width: w, direct: make([]float64, n), density: make([]float64, n+1), min: math.Inf(1), max: math.Inf(-1)}
-}
-
-func (h *histogram) bin(d float64) int {
-	i := int(d / h.width)
-	if i < 0 {
-		return 0
-	}
-	if i >= len(h.direct) {
-		h.grow(i + 1)
-	}
-	return i
-}
-
-// grow extends the histogram when a dose exceeds the expected maximum (never for doses from
-// the region's voxels, but interpolation can touch the next voxel).
-func (h *histogram) grow(n int) {
-	n += n / 4
-	d := make([]float64, n)
-	copy(d, h.direct)
-	h.direct = d
-	e := make([]float64, n+1)
-	copy(e, h.density)
-	h.density = e
-}
-
-// ramp adds volume w whose dose runs linearly from a to b (uniformly distributed between them).
-func (h *histogram) ramp(a, b, w float64, inside bool) {
-	if w <= 0 {
-		return
-	}
-	if a > b {
-		a, b = b, a
-	}
-	h.weight += w
-	if inside {
-		h.inside += w
-	}
-	h.sum += w * (a + b) / 2
-	h.min = math.Min(h.min, a)
-	h.max = math.Max(h.max, b)
-	ia, ib := h.bin(a), h.bin(b)
-	if ia == ib || b-a < 1e-12 {
-		h.direct[ia] += w
-		return
-	}
-	rho := w / (b - a)
-	h.direct[ia] += rho * (float64(ia+1)*h.width - a)
-	h.direct[ib] += rho * (b - float64(ib)*h.width)
-	if ib > ia+1 {
-		h.density[ia+1] += rho * h.width
-		h.density[ib] -= rho * h.width
-	}
-}
-
-// point adds volume w at one dose.
-func (h *histogram) point(d, w float64, inside bool) { h.ramp(d, d, w, inside) }
-
-// finish converts the accumulated volume (mm³) into a DVH in cm³, scaled so the histogram holds
-// exactly volumeCC.
-func (h *histogram) finish(volumeCC float64) *DVH {
-	bins := make([]float64, len(h.direct))
-	run := 0.0
-	last := 0
-	for i := range bins {
-		run += h.density[i]
-		bins[i] = h.direct[i] + run
-		if bins[i] > 0 {
-			last = i
-		}
-	}
-	bins = bins[:last+1]
-	scale := 0.0
-	if h.weight > 0 {
-		scale = volumeCC / h.weight
-	}
-	for i := range bins {
-		bins[i] *= scale
-	}
-	d := &DVH{VolumeCC: volumeCC, BinWidthGy: h.width, Bins: bins}
-	if h.weight > 0 {
-		d.MinGy, d.MaxGy, d.MeanGy = h.min, h.max, h.sum/h.weight
-		d.InsideDoseGridFraction = h.inside / h.weight
-	}
-	return d
-}
 
 // region is the part of the dose grid around an ROI: index bounds, maximum dose and the largest
 // dose change per mm along each grid axis.
@@ -164,17 +61,18 @@ func doseRegion(v *grid.Volume, corners []grid.Vec) region {
 	return r
 }
 
-// sampleExact integrates the dose over the ROI's slabs. Scan lines run along the plane's u axis;
-// when that axis is a dose-grid axis (the usual case) the trilinear dose along a scan line is
-// piecewise linear between voxel centres, so each piece adds an exact ramp to the histogram and
-// only v (rows) and w (sub-planes across each slab) are sampled, at steps small enough that the
-// dose changes by at most ε between samples. Otherwise points along u are sampled too. Each
-// plane's samples are rescaled to its exact even-odd polygon area, so the volume is exact for the
-// contours as drawn.
+// sampleExact integrates the dose over the ROI's slabs. Scan lines run along the plane's u axis.
+// When u and the plane normal w are dose-grid axes (the usual case), the trilinear dose over a
+// scan-line piece within one dose cell and a slab piece between two dose planes is bilinear in
+// (u, w): each such piece adds an exact trapezoidal density (linear in u and w), so only the
+// remaining in-plane direction v is sampled, on rows close enough that the dose changes by at
+// most ε between them; the scan direction is chosen so that v is the in-plane axis with the
+// smaller dose gradient. Otherwise (oblique contours or grids) points are sampled in u, v and w.
+// Each plane's samples are rescaled to its exact even-odd polygon area, so the volume is exact for
+// the contours as drawn.
 func sampleExact(pl *planeSet, dose *grid.Volume, opt Options) *DVH {
 	g := dose.Grid
-	aligned := math.Abs(pl.n.Dot(g.Axes[2])) > 1-1e-9 && math.Abs(pl.a.Dot(g.Axes[0])) > 1-1e-9
-	// Region and extents.
+	aligned := pl.scanAxis >= 0
 	var corners []grid.Vec
 	umin, umax, vmin, vmax := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
 	maxArea := 0.0
@@ -197,15 +95,14 @@ func sampleExact(pl *planeSet, dose *grid.Volume, opt Options) *DVH {
 	}
 	reg := doseRegion(dose, corners)
 	h := newHistogram(reg.maxGy)
-	// Step sizes: fine enough for the ROI's size and for the dose gradient (ε between samples),
-	// never finer than 1/64 of a dose voxel, within the work budget.
 	eps := math.Max(0.002*reg.maxGy, 0.005)
 	spV := doseSpacingAlong(g, pl.b)
 	spW := doseSpacingAlong(g, pl.n)
-	gradV, gradW, gradU := reg.grad[1], reg.grad[2], reg.grad[0]
-	if !aligned {
-		m := math.Max(reg.grad[0], math.Max(reg.grad[1], reg.grad[2]))
-		gradU, gradV, gradW = m, m, m
+	var gradV float64
+	if aligned {
+		gradV = reg.grad[1-pl.scanAxis]
+	} else {
+		gradV = math.Max(reg.grad[0], math.Max(reg.grad[1], reg.grad[2]))
 	}
 	eqDiam := 2 * math.Sqrt(maxArea/math.Pi)
 	hv := math.Min(spV/4, math.Max(eqDiam/50, 0.01))
@@ -213,45 +110,47 @@ func sampleExact(pl *planeSet, dose *grid.Volume, opt Options) *DVH {
 		hv = math.Min(hv, eps/gradV)
 	}
 	hv = math.Max(hv, math.Max(spV/64, 0.005))
-	hu := hv
-	if !aligned && gradU > 0 {
-		hu = math.Max(math.Min(spV/4, eps/gradU), spV/64)
-	}
-	hw := spW / 4
-	if gradW > 0 {
-		hw = math.Min(hw, eps/gradW)
-	}
-	hw = math.Max(hw, spW/64)
+	hu, hw := hv, math.Max(math.Min(spW/4, eps/math.Max(gradV, 1e-12)), spW/64)
 	maxRamps := opt.MaxRamps
 	if maxRamps <= 0 {
-		maxRamps = 2e7
+		maxRamps = 1e7
 	}
-	cellU := g.Spacing[0]
-	if !aligned {
-		cellU = hu
-	}
+	// Work estimate: rows × slab pieces × cells crossed per row.
 	est := 0.0
 	for _, p := range pl.planes {
-		est += (vmax - vmin) / hv * math.Ceil((p.hi-p.lo)/hw) * ((umax-umin)/cellU + 2)
+		pieces, cells := 2.0, (umax-umin)/g.Spacing[max(pl.scanAxis, 0)]+2
+		if !aligned {
+			pieces, cells = math.Ceil((p.hi-p.lo)/hw), (umax-umin)/hu
+		}
+		est += (vmax - vmin) / hv * pieces * cells
 	}
 	if est > maxRamps {
-		f := math.Sqrt(est / maxRamps)
-		hv *= f
-		hw *= f
+		f := est / maxRamps
 		if !aligned {
+			f = math.Cbrt(f)
 			hu *= f
+			hw *= f
 		}
+		hv *= f
+	}
+	// Dose-plane positions along the normal, where the dose stops being linear in w.
+	var planeW []float64
+	if aligned {
+		for k := 0; k < g.Size[2]; k++ {
+			planeW = append(planeW, g.Point(0, 0, k).Dot(pl.n))
+		}
+		sort.Float64s(planeW)
 	}
 	volume := 0.0
 	var cross []float64
 	var rows [][][2]float64
 	var rowV []float64
-	rowDose := make([]float64, g.Size[0])
+	rowA := make([]float64, max(g.Size[0], g.Size[1]))
+	rowB := make([]float64, len(rowA))
 	for _, p := range pl.planes {
 		thick := p.hi - p.lo
 		exact := math.Abs(evenOddArea(p.polys))
 		volume += exact * thick
-		// Rows of this plane and their inside intervals.
 		pvmin, pvmax := math.Inf(1), math.Inf(-1)
 		for _, poly := range p.polys {
 			for _, q := range poly {
@@ -281,26 +180,36 @@ func sampleExact(pl *planeSet, dose *grid.Volume, opt Options) *DVH {
 			continue
 		}
 		scale := exact / sampled
+		if aligned {
+			// Slab pieces between consecutive dose planes.
+			cuts := []float64{p.lo}
+			for _, w := range planeW {
+				if w > p.lo+1e-9 && w < p.hi-1e-9 {
+					cuts = append(cuts, w)
+				}
+			}
+			cuts = append(cuts, p.hi)
+			for c := 0; c+1 < len(cuts); c++ {
+				wa, wb := cuts[c], cuts[c+1]
+				for r, ivs := range rows {
+					addStrip(h, dose, pl, rowV[r], wa, wb, ivs, step*scale, rowA, rowB)
+				}
+			}
+			continue
+		}
 		nw := max(int(math.Ceil(thick/hw)), 1)
 		dw := thick / float64(nw)
-		for s := 0; s < nw; s++ {
-			w := p.lo + (float64(s)+0.5)*dw
+		for sw := 0; sw < nw; sw++ {
+			w := p.lo + (float64(sw)+0.5)*dw
 			for r, ivs := range rows {
-				v := rowV[r]
-				base := pl.b.Scale(v).Add(pl.n.Scale(w))
-				wt := step * dw * scale
-				if aligned {
-					addAlignedRow(h, dose, base, pl.a, ivs, wt, rowDose)
-					continue
-				}
+				base := pl.b.Scale(rowV[r]).Add(pl.n.Scale(w))
 				for _, iv := range ivs {
 					n := max(int(math.Ceil((iv[1]-iv[0])/hu)), 1)
 					du := (iv[1] - iv[0]) / float64(n)
 					for k := 0; k < n; k++ {
-						u := iv[0] + (float64(k)+0.5)*du
-						q := base.Add(pl.a.Scale(u))
+						q := base.Add(pl.a.Scale(iv[0] + (float64(k)+0.5)*du))
 						d, inside := sampleInside(dose, q)
-						h.point(d, du*wt, inside)
+						h.point(d, du*step*dw*scale, inside)
 					}
 				}
 			}
@@ -311,6 +220,96 @@ func sampleExact(pl *planeSet, dose *grid.Volume, opt Options) *DVH {
 		d.MinGy, d.MaxGy = math.Min(d.MinGy, lo), math.Max(d.MaxGy, hi)
 	}
 	return d
+}
+
+// addStrip adds one row (v fixed, strip width `strip` in v) of one slab piece [wa, wb] that lies
+// between two dose planes, over the row's inside intervals: within each dose cell along u the
+// dose is bilinear in (u, w), added as a trapezoidal density with the cell piece's exact mean.
+func addStrip(h *histogram, dose *grid.Volume, pl *planeSet, v, wa, wb float64, ivs [][2]float64, strip float64, rowA, rowB []float64) {
+	g := dose.Grid
+	ax := pl.scanAxis
+	o := 1 - ax
+	n := g.Size
+	base := pl.b.Scale(v)
+	pa := base.Add(pl.n.Scale(wa))
+	pb := base.Add(pl.n.Scale(wb))
+	ia, ja, ka := g.ContinuousIndex(pa)
+	_, _, kb := g.ContinuousIndex(pb)
+	fa := [3]float64{ia, ja, ka}
+	fu0 := fa[ax] // index along u at u = 0
+	fo := fa[o]   // fixed in-plane index
+	dir := pl.a.Dot(g.Axes[ax])
+	sp := g.Spacing[ax]
+	lw := wb - wa
+	const e = 1e-6
+	km, kM := math.Min(ka, kb), math.Max(ka, kb)
+	inside := fo >= -e && fo <= float64(n[o]-1)+e && km >= -e && kM <= float64(n[2]-1)+e
+	if !inside {
+		for _, iv := range ivs {
+			h.point(0, (iv[1]-iv[0])*lw*strip, false)
+		}
+		return
+	}
+	o0, to := splitIndex(fo, n[o])
+	o1 := min(o0+1, n[o]-1)
+	at := func(m, oi, k int) float64 {
+		if ax == 0 {
+			return float64(dose.At(m, oi, k))
+		}
+		return float64(dose.At(oi, m, k))
+	}
+	fill := func(row []float64, fk float64, lo, hi int) {
+		k0, tk := splitIndex(fk, n[2])
+		k1 := min(k0+1, n[2]-1)
+		for m := lo; m <= hi; m++ {
+			row[m] = (1-tk)*((1-to)*at(m, o0, k0)+to*at(m, o1, k0)) + tk*((1-to)*at(m, o0, k1)+to*at(m, o1, k1))
+		}
+	}
+	nu := n[ax]
+	interp := func(row []float64, f float64) float64 {
+		m := int(math.Floor(f))
+		if m >= nu-1 {
+			return row[nu-1]
+		}
+		if m < 0 {
+			return row[0]
+		}
+		t := f - float64(m)
+		return row[m]*(1-t) + row[m+1]*t
+	}
+	for _, iv := range ivs {
+		xa := fu0 + dir*iv[0]/sp
+		xb := fu0 + dir*iv[1]/sp
+		if xa > xb {
+			xa, xb = xb, xa
+		}
+		perIndex := sp * lw * strip
+		if xa < 0 {
+			h.point(0, (math.Min(xb, 0)-xa)*perIndex, false)
+			xa = math.Min(xb, 0)
+		}
+		if xb > float64(nu-1) {
+			h.point(0, (xb-math.Max(xa, float64(nu-1)))*perIndex, false)
+			xb = math.Max(xa, float64(nu-1))
+		}
+		if xb <= xa {
+			continue
+		}
+		m0, m1 := int(math.Floor(xa)), min(int(math.Ceil(xb)), nu-1)
+		fill(rowA, ka, m0, m1)
+		fill(rowB, kb, m0, m1)
+		for x := xa; x < xb; {
+			next := math.Min(math.Floor(x)+1, xb)
+			d00, d10 := interp(rowA, x), interp(rowA, next)
+			d01, d11 := interp(rowB, x), interp(rowB, next)
+			du := ((d10 - d00) + (d11 - d01)) / 2 // change along the piece in u
+			dw := ((d01 - d00) + (d11 - d10)) / 2 // change across the slab piece in w
+			mean := (d00 + d10 + d01 + d11) / 4
+			lo := mean - (math.Abs(du)+math.Abs(dw))/2
+			h.trapezoid(lo, math.Abs(du), math.Abs(dw), (next-x)*perIndex, true)
+			x = next
+		}
+	}
 }
 
 // extremes finds the exact minimum and maximum of the trilinear dose over the slab model of the
@@ -404,74 +403,6 @@ func sampleInside(dose *grid.Volume, q grid.Vec) (float64, bool) {
 		return 0, false
 	}
 	return dose.SampleTrilinear(q), true
-}
-
-// addAlignedRow adds the exact piecewise-linear dose along one scan line (u along the grid's
-// first axis) over the given u intervals. rowDose is scratch space of the grid's width.
-func addAlignedRow(h *histogram, dose *grid.Volume, base, a grid.Vec, ivs [][2]float64, wt float64, rowDose []float64) {
-	g := dose.Grid
-	nx, ny, nz := g.Size[0], g.Size[1], g.Size[2]
-	fi0, fj, fk := g.ContinuousIndex(base)
-	dir := a.Dot(g.Axes[0]) // +1 or -1: u runs along or against the first axis
-	const e = 1e-6
-	rowInside := fj >= -e && fk >= -e && fj <= float64(ny-1)+e && fk <= float64(nz-1)+e
-	if !rowInside {
-		for _, iv := range ivs {
-			h.point(0, (iv[1]-iv[0])*wt, false)
-		}
-		return
-	}
-	j0, tj := splitIndex(fj, ny)
-	k0, tk := splitIndex(fk, nz)
-	j1, k1 := min(j0+1, ny-1), min(k0+1, nz-1)
-	w00, w10, w01, w11 := (1-tj)*(1-tk), tj*(1-tk), (1-tj)*tk, tj*tk
-	fill := func(lo, hi int) {
-		for i := lo; i <= hi; i++ {
-			rowDose[i] = w00*float64(dose.At(i, j0, k0)) + w10*float64(dose.At(i, j1, k0)) +
-				w01*float64(dose.At(i, j0, k1)) + w11*float64(dose.At(i, j1, k1))
-		}
-	}
-	sp := g.Spacing[0]
-	for _, iv := range ivs {
-		// Index coordinates of the interval ends, ordered.
-		ia := fi0 + dir*iv[0]/sp
-		ib := fi0 + dir*iv[1]/sp
-		if ia > ib {
-			ia, ib = ib, ia
-		}
-		lenPerIndex := sp * wt
-		// Outside parts.
-		if ia < 0 {
-			out := math.Min(ib, 0) - ia
-			h.point(0, out*lenPerIndex, false)
-			ia = math.Min(ib, 0)
-		}
-		if ib > float64(nx-1) {
-			out := ib - math.Max(ia, float64(nx-1))
-			h.point(0, out*lenPerIndex, false)
-			ib = math.Max(ia, float64(nx-1))
-		}
-		if ib <= ia {
-			continue
-		}
-		m0 := int(math.Floor(ia))
-		m1 := min(int(math.Ceil(ib)), nx-1)
-		fill(m0, m1)
-		at := func(f float64) float64 {
-			m := int(math.Floor(f))
-			if m >= nx-1 {
-				return rowDose[nx-1]
-			}
-			t := f - float64(m)
-			return rowDose[m]*(1-t) + rowDose[m+1]*t
-		}
-		x := ia
-		for x < ib {
-			next := math.Min(math.Floor(x)+1, ib)
-			h.ramp(at(x), at(next), (next-x)*lenPerIndex, true)
-			x = next
-		}
-	}
 }
 
 func splitIndex(f float64, n int) (int, float64) {

@@ -146,7 +146,7 @@ func NewOracle(s Shape, cx, cy, cz float64, zs []float64, spacing float64, f Fie
 			continue
 		}
 		y0, y1 := s.YRange(dz)
-		const n = 4000
+		const n = 2000
 		dy := (y1 - y0) / n
 		area := 0.0
 		for i := 0; i < n; i++ {
@@ -230,7 +230,7 @@ func (o *Oracle) above(d float64) float64 {
 
 func (o *Oracle) doseAbove(target float64) float64 {
 	lo, hi := o.min, o.max
-	for it := 0; it < 50; it++ {
+	for it := 0; it < 40; it++ {
 		mid := (lo + hi) / 2
 		if o.above(mid) > target {
 			lo = mid
