@@ -305,8 +305,16 @@ func addStrip(h *histogram, dose *grid.Volume, pl *planeSet, v, wa, wb float64, 
 			du := ((d10 - d00) + (d11 - d01)) / 2 // change along the piece in u
 			dw := ((d01 - d00) + (d11 - d10)) / 2 // change across the slab piece in w
 			mean := (d00 + d10 + d01 + d11) / 4
-			lo := mean - (math.Abs(du)+math.Abs(dw))/2
-			h.trapezoid(lo, math.Abs(du), math.Abs(dw), (next-x)*perIndex, true)
+			A, B := math.Abs(du), math.Abs(dw)
+			// A strongly bilinear cell (a hot corner) would push the trapezoid beyond its corners:
+			// shrink the spreads so the range stays within them, keeping the exact mean.
+			cmin := math.Min(math.Min(d00, d10), math.Min(d01, d11))
+			cmax := math.Max(math.Max(d00, d10), math.Max(d01, d11))
+			if room := 2 * math.Min(mean-cmin, cmax-mean); A+B > room {
+				f := math.Max(room, 0) / (A + B)
+				A, B = A*f, B*f
+			}
+			h.trapezoid(math.Max(mean-(A+B)/2, cmin), A, B, (next-x)*perIndex, true)
 			x = next
 		}
 	}
