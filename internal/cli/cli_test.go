@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rtpipeline/rtpipeline/internal/synth"
+	"github.com/rtpipeline/rtpipeline/internal/testutil"
 )
 
 func run(t *testing.T, args ...string) (string, string, int) {
@@ -55,6 +57,18 @@ func TestOrganizeValidateAndExitCodes(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "logs", "organize.log")); err != nil {
 		t.Errorf("log file: %v", err)
+	}
+	// The dvh stage on every organised course.
+	stdout, stderr, code = run(t, "dvh", "--outdir", out, "--max-workers", "2")
+	if code != 0 || strings.Count(stdout, ": ok (") != 3 {
+		t.Fatalf("dvh: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	metrics, _ := filepath.Glob(filepath.Join(out, "*", "*", "dvh_metrics.csv"))
+	if len(metrics) != 3 {
+		t.Errorf("%d dvh_metrics.csv files", len(metrics))
+	}
+	if _, _, code := run(t, "dvh", "--outdir", out, "--course", "NOBODY"); code == 0 {
+		t.Error("dvh with an unknown course exited 0")
 	}
 	// Nothing to organise is an error; so is an unknown config key, naming it and the file.
 	empty := filepath.Join(dir, "empty")
@@ -137,5 +151,52 @@ func TestOrganizeByteIdenticalAcrossMaxWorkers(t *testing.T) {
 	}
 	if len(trees[0]) != len(trees[1]) {
 		t.Errorf("%d vs %d files", len(trees[0]), len(trees[1]))
+	}
+}
+
+// TestDVHCalc: dvh-calc prints exactly roi_name, volume_cc and the requested metrics, lists
+// skipped ROIs with a reason, and refuses unknown metrics.
+func TestDVHCalc(t *testing.T) {
+	root := testutil.SharedTestdata(t, "dicom-rt/nelms-dvh-analytical")
+	rs := filepath.Join(root, "structures", "Sphere_10_0.dcm")
+	rd := filepath.Join(root, "dose", "Linear_SupInf_2mm_Aligned.dcm")
+	stdout, stderr, code := run(t, "dvh-calc", "--rtstruct", rs, "--rtdose", rd, "--format", "json",
+		"--metrics", "Dmean,Dmin,Dmax,D99%,D95%,D5%,D1%,D0.03cc,V20Gy,V20Gy%")
+	if code != 0 {
+		t.Fatalf("%d: %s", code, stderr)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"roi_name", "volume_cc", "Dmean", "Dmin", "Dmax", "D99%", "D95%", "D5%", "D1%", "D0.03cc", "V20Gy", "V20Gy%"}
+	var sphere map[string]any
+	for _, r := range rows {
+		if _, skipped := r["skipped"]; skipped {
+			if len(r) != 2 || r["roi_name"] != "POI_1" {
+				t.Errorf("skipped row %v", r)
+			}
+			continue
+		}
+		sphere = r
+	}
+	if sphere == nil || len(sphere) != len(want) {
+		t.Fatalf("rows %v", rows)
+	}
+	for _, k := range want {
+		if _, ok := sphere[k]; !ok {
+			t.Errorf("key %s missing", k)
+		}
+	}
+	if math.Abs(sphere["Dmean"].(float64)-16) > 0.01 {
+		t.Errorf("Dmean %v, want 16 Gy (the phantom centre)", sphere["Dmean"])
+	}
+	stdout, _, code = run(t, "dvh-calc", "--rtstruct", rs, "--rtdose", rd, "--roi", "sphere_10_0", "--metrics", "D95%,V20Gy")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if code != 0 || len(lines) != 2 || lines[0] != "roi_name,volume_cc,D95%,V20Gy,skipped" {
+		t.Fatalf("csv: %q", stdout)
+	}
+	if _, stderr, code := run(t, "dvh-calc", "--rtstruct", rs, "--rtdose", rd, "--metrics", "D95"); code == 0 || !strings.Contains(stderr, "unknown metric") {
+		t.Errorf("bad metric accepted: %s", stderr)
 	}
 }

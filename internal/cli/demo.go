@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rtpipeline/rtpipeline/internal/dvh"
 	"github.com/rtpipeline/rtpipeline/internal/organize"
 	"github.com/rtpipeline/rtpipeline/internal/synth"
 )
@@ -53,6 +54,21 @@ data and no network: the quickest way to see what rtpipeline produces.`,
 			if err != nil {
 				return err
 			}
+			// DVHs of every organised course.
+			dvhOK := 0
+			for _, oc := range outcomes {
+				if oc.Status != "ok" {
+					continue
+				}
+				res, err := dvh.RunCourse(cmd.Context(), filepath.Join(out, filepath.FromSlash(oc.Dir)), dvh.StageOptions{Workers: cfg.WorkerBudget(cores())})
+				if err != nil {
+					return fmt.Errorf("dvh %s: %w", oc.Dir, err)
+				}
+				if res.Status == "ok" {
+					dvhOK++
+				}
+			}
+			fmt.Fprintf(g.stdout, "dvh: %d courses with DVHs (courses without dose are skipped)\n", dvhOK)
 			fmt.Fprintf(g.stdout, "results: %s (courses: %s/_COURSES/manifest.json, report: %s/_COURSES/organize_report.json, tables: %s/Data)\n", out, out, out, out)
 			return nil
 		},

@@ -64,6 +64,14 @@ func writePlot(path, title string, lines []plotLine, rxGy float64) error {
 		p.Legend.Add("prescription", rx)
 	}
 	p.Add(plotter.NewGrid())
+	// Leave room on the right for the legend.
+	maxDose := rxGy
+	for _, l := range lines {
+		if n := len(l.doses); n > 0 {
+			maxDose = max(maxDose, l.doses[n-1])
+		}
+	}
+	p.X.Min, p.X.Max = 0, 1.35*max(maxDose, 1)
 	w, err := p.WriterTo(10*vg.Inch, 6*vg.Inch, "png")
 	if err != nil {
 		return err
