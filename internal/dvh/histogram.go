@@ -12,11 +12,11 @@ type histogram struct {
 	// lin and con are difference arrays of piecewise-linear densities: bin j receives
 	// (Σ lin)·j + Σ con.
 	lin, con []float64
-	weight  float64
-	inside  float64
-	sum     float64 // Σ weight × mean dose, for the exact mean
-	min     float64
-	max     float64
+	weight   float64
+	inside   float64
+	sum      float64 // Σ weight × mean dose, for the exact mean
+	min      float64
+	max      float64
 }
 
 func newHistogram(maxDose float64) *histogram {
@@ -157,4 +157,3 @@ func (h *histogram) finish(volumeCC float64) *DVH {
 	}
 	return d
 }
-
