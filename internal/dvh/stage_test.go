@@ -118,7 +118,16 @@ func TestStageReproducesSyntheticDVHs(t *testing.T) {
 		for _, r := range rows {
 			byName[r["ROI_Name"]] = r
 		}
+		for _, r := range rows {
+			cov := num(t, r["dose_grid_coverage_pct"])
+			if (cov < 100) != (r["dose_coverage_flag"] != "") {
+				t.Errorf("%s: %s coverage %v%% but flag %q", oc.Dir, r["ROI_Name"], cov, r["dose_coverage_flag"])
+			}
+		}
 		gtv, ptv := byName["GTV"], byName["PTV"]
+		if num(t, gtv["dose_grid_coverage_pct"]) != 100 || num(t, byName["BODY"]["dose_grid_coverage_pct"]) >= 100 {
+			t.Errorf("%s: coverage GTV %s, BODY %s", oc.Dir, gtv["dose_grid_coverage_pct"], byName["BODY"]["dose_grid_coverage_pct"])
+		}
 		if gtv == nil || ptv == nil {
 			t.Fatalf("%s: no GTV/PTV rows", oc.Dir)
 		}
@@ -213,4 +222,74 @@ func sliceZ(t *testing.T, path string) float64 {
 		t.Fatalf("%s: no ImagePositionPatient", path)
 	}
 	return p[2]
+}
+
+// TestStructureSourcePriority: with RS.dcm and an RS_auto.dcm holding the same ROI names plus one
+// more, each name gives one row from the higher-priority source, the extra ROI comes from AutoRTS,
+// the shadowed duplicates are listed, and a structure set in another frame of reference is
+// excluded with the reason.
+func TestStructureSourcePriority(t *testing.T) {
+	out, _, outcomes := organizedCohort(t)
+	var dir string
+	for _, oc := range outcomes {
+		if oc.Course.Dose.Decision == organize.DoseSingle {
+			dir = filepath.Join(out, filepath.FromSlash(oc.Dir))
+			break
+		}
+	}
+	f, err := dicomio.ReadFile(filepath.Join(dir, "RS.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto := dicomio.ToBuilder(&f.Dataset).Str(dicomio.TagSOPInstanceUID, "2.25.1234")
+	var items []*dicomio.Builder
+	for _, it := range f.Seq(dicomio.TagStructureSetROISequence) {
+		b := dicomio.ToBuilder(it)
+		if it.String(dicomio.TagROIName) == "HEART" {
+			b.Str(dicomio.TagROIName, "heart_auto")
+		}
+		items = append(items, b)
+	}
+	auto.Seq(dicomio.TagStructureSetROISequence, items...)
+	if err := auto.WriteFile(filepath.Join(dir, "RS_auto.dcm"), f.String(dicomio.TagSOPClassUID), "2.25.1234", dicomio.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A custom model in another frame of reference.
+	other := dicomio.ToBuilder(&f.Dataset).Str(dicomio.TagSOPInstanceUID, "2.25.5678")
+	var frames []*dicomio.Builder
+	for range f.Seq(dicomio.TagReferencedFrameOfReferenceSequence) {
+		frames = append(frames, dicomio.NewBuilder().Str(dicomio.TagFrameOfReferenceUID, "2.25.999"))
+	}
+	other.Seq(dicomio.TagReferencedFrameOfReferenceSequence, frames...).Remove(dicomio.TagFrameOfReferenceUID)
+	var rois []*dicomio.Builder
+	for _, it := range f.Seq(dicomio.TagStructureSetROISequence) {
+		rois = append(rois, dicomio.ToBuilder(it).Str(dicomio.TagReferencedFrameOfReferenceUID, "2.25.999"))
+	}
+	other.Seq(dicomio.TagStructureSetROISequence, rois...)
+	os.MkdirAll(filepath.Join(dir, "Segmentation_CustomModels", "lungs"), 0o755)
+	if err := other.WriteFile(filepath.Join(dir, "Segmentation_CustomModels", "lungs", "rtstruct.dcm"), f.String(dicomio.TagSOPClassUID), "2.25.5678", dicomio.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RunCourse(context.Background(), dir, StageOptions{Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	rows := readRows(t, filepath.Join(dir, "dvh_metrics.csv"))
+	sources := map[string]string{}
+	for _, r := range rows {
+		if _, dup := sources[r["ROI_Name"]]; dup {
+			t.Errorf("ROI %s tabulated twice", r["ROI_Name"])
+		}
+		sources[r["ROI_Name"]] = r["Segmentation_Source"]
+	}
+	if len(rows) != 9 || sources["heart_auto"] != SourceAutoRTS || sources["HEART"] != SourcePlanRTSTRUCT {
+		t.Fatalf("%d rows, sources %v", len(rows), sources)
+	}
+	var qc QC
+	data, _ := os.ReadFile(filepath.Join(dir, "metadata", "dvh_qc.json"))
+	json.Unmarshal(data, &qc)
+	shadowed, _ := qc.StructureResolution["shadowed_duplicates"].([]any)
+	srcs, _ := qc.StructureResolution["sources"].(map[string]any)
+	if len(shadowed) != 7 || !strings.Contains(srcs["CustomModel:lungs"].(string), "frame of reference") {
+		t.Fatalf("shadowed %d, sources %v", len(shadowed), srcs)
+	}
 }
