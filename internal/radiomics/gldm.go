@@ -1,5 +1,7 @@
 package radiomics
 
+import "math"
+
 // GLDM computes PyRadiomics' gray level dependence matrix and its default features.
 //
 // For every ROI voxel the dependence is the number of neighbours (offsets of s.Distances in both
@@ -22,11 +24,33 @@ func GLDM(d *Discretized, s TextureSettings) (map[string]float64, *Matrix, error
 	}
 	nd := len(angles) + 1
 	counts := make([]float64, ng*nd)
-	alpha := s.GLDMAlpha
-	newTexNeighbours(v, angles).each(func(_, l int, nb []int) {
+	// Levels are integers, so |l-m| <= alpha is |l-m| <= floor(alpha); neighbours outside the
+	// ROI (level 0) never count.
+	ialpha := int(math.Min(math.Floor(s.GLDMAlpha), maxTextureLevel))
+	nbh := newTexNeighbours(v, angles)
+	lev, deltas := v.lev, nbh.deltas
+	depends := func(l, m int) bool { return m != 0 && texAbs(l-m) <= ialpha }
+	nbh.scan(func(i, l int) {
 		dep := 0
-		for _, m := range nb {
-			if m != 0 && float64(texAbs(l-m)) <= alpha {
+		if ialpha == 0 {
+			// Branch-free equality count: x|-x has its sign bit set exactly when x != 0.
+			// Equal neighbours are common and unpredictable, so a branch would mispredict.
+			for _, d := range deltas {
+				x := lev[i+d] ^ l
+				dep += int(uint(x|-x)>>63) ^ 1
+			}
+		} else {
+			for _, d := range deltas {
+				if depends(l, lev[i+d]) {
+					dep++
+				}
+			}
+		}
+		counts[int(v.rank[l])*nd+dep]++
+	}, func(i, l, z, y, x int) {
+		dep := 0
+		for k, d := range deltas {
+			if nbh.inBox(k, z, y, x) && depends(l, lev[i+d]) {
 				dep++
 			}
 		}

@@ -24,14 +24,9 @@ func NGTDM(d *Discretized, s TextureSettings) (map[string]float64, *Matrix, erro
 	}
 	n := make([]float64, ng)
 	sd := make([]float64, ng)
-	newTexNeighbours(v, angles).each(func(_, l int, nb []int) {
-		count, sum := 0, 0
-		for _, m := range nb {
-			if m != 0 {
-				count++
-				sum += m
-			}
-		}
+	nbh := newTexNeighbours(v, angles)
+	lev, deltas := v.lev, nbh.deltas
+	add := func(l, count, sum int) {
 		diff := 0.0
 		if count > 0 {
 			diff = math.Abs(float64(l) - float64(sum)/float64(count))
@@ -39,6 +34,28 @@ func NGTDM(d *Discretized, s TextureSettings) (map[string]float64, *Matrix, erro
 		r := v.rank[l]
 		n[r]++
 		sd[r] += diff
+	}
+	nbh.scan(func(i, l int) {
+		count, sum := 0, 0
+		for _, d := range deltas {
+			if m := lev[i+d]; m != 0 {
+				count++
+				sum += m
+			}
+		}
+		add(l, count, sum)
+	}, func(i, l, z, y, x int) {
+		count, sum := 0, 0
+		for k, d := range deltas {
+			if !nbh.inBox(k, z, y, x) {
+				continue
+			}
+			if m := lev[i+d]; m != 0 {
+				count++
+				sum += m
+			}
+		}
+		add(l, count, sum)
 	})
 	m := &Matrix{Shape: []int{ng, 3}, Data: make([]float64, 3*ng)}
 	for i := 0; i < ng; i++ {
