@@ -200,6 +200,21 @@ func ExtractWith(ctx context.Context, image, mask *imageio.Image, p *Params, opt
 		if err != nil {
 			return nil, fmt.Errorf("shape features: %w", err)
 		}
+		if s.IBSI {
+			// IBSI's axis lengths use the sample covariance (n-1), PyRadiomics the population one.
+			n := 0
+			for _, v := range cm.Data {
+				if maskLabel(v) == s.Label {
+					n++
+				}
+			}
+			if n > 1 {
+				c := math.Sqrt(float64(n) / float64(n-1))
+				for _, k := range []string{"MajorAxisLength", "MinorAxisLength", "LeastAxisLength"} {
+					f[k] *= c
+				}
+			}
+		}
 		for _, name := range cls.names() {
 			res.num("original_shape_"+name, f[name])
 		}

@@ -26,7 +26,9 @@ type baselineTest struct {
 	name     string
 	testCase string
 	settings string
-	expected map[string]map[string]float64 // class -> key -> value
+	// imageHash and maskHash are SimpleITK's Hash of the loaded image and mask (may be empty).
+	imageHash, maskHash string
+	expected            map[string]map[string]float64 // class -> key -> value
 }
 
 // loadBaselines reads every baseline CSV into one record per test.
@@ -60,6 +62,10 @@ func loadBaselines(t *testing.T, dir string) map[string]*baselineTest {
 					if cell != "" {
 						bt.settings = cell
 					}
+				case row[0] == "diagnostics_Image-original_Hash" && cell != "":
+					bt.imageHash = cell
+				case row[0] == "diagnostics_Mask-original_Hash" && cell != "":
+					bt.maskHash = cell
 				case strings.HasPrefix(row[0], "diagnostics_"):
 				case cell != "":
 					v, err := strconv.ParseFloat(cell, 64)
@@ -141,6 +147,7 @@ func TestPyRadiomicsBaselines(t *testing.T) {
 					classes = append(classes, c)
 				}
 			}
+			standIn := false
 			image, err := imageio.ReadNRRD(imagePath)
 			if os.IsNotExist(err) || (err != nil && strings.Contains(err.Error(), "no such file")) {
 				// lung1/lung2 images are not staged: only the mask-only shape class can run,
@@ -148,7 +155,7 @@ func TestPyRadiomicsBaselines(t *testing.T) {
 				if len(bt.expected[ClassShape]) == 0 {
 					t.Skipf("%s image not staged; no mask-only class to check", bt.testCase)
 				}
-				image, classes = mask.Clone(), []string{ClassShape}
+				image, classes, standIn = mask.Clone(), []string{ClassShape}, true
 			} else if err != nil {
 				t.Fatal(err)
 			}
@@ -159,6 +166,11 @@ func TestPyRadiomicsBaselines(t *testing.T) {
 			}
 			got := res.Features()
 			ran++
+			for _, h := range []struct{ key, want string }{{"diagnostics_Image-original_Hash", bt.imageHash}, {"diagnostics_Mask-original_Hash", bt.maskHash}} {
+				if v, _ := res.Get(h.key); h.want != "" && !standIn && v.Text != h.want {
+					t.Errorf("%s = %q, baseline %q", h.key, v.Text, h.want)
+				}
+			}
 			for _, c := range classes {
 				keys := make([]string, 0, len(bt.expected[c]))
 				for k := range bt.expected[c] {

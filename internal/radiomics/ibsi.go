@@ -45,8 +45,8 @@ const (
 //
 // To keep memory bounded, only the part of the IBSI grid covering the ROI's bounding box (widened
 // by the half original voxel within which the interpolated mask can still reach 0.5) ±
-// s.PadDistance new voxels is computed; the returned grids' origin is that part's first point. The values are those
-// the full IBSI grid would hold there.
+// s.PadDistance new voxels is computed; the returned grids' origin is that part's first point.
+// The values are those the full IBSI grid holds there.
 func resampleIBSI(image, mask *imageio.Image, s *Settings) (*imageio.Image, *imageio.Image, error) {
 	if image == nil || mask == nil || image.Grid == nil || mask.Grid == nil {
 		return nil, nil, errors.New("IBSI resampling: image and mask are required")
@@ -71,6 +71,10 @@ func resampleIBSI(image, mask *imageio.Image, s *Settings) (*imageio.Image, *ima
 	default:
 		return nil, nil, fmt.Errorf("IBSI resampling: interpolator %q not supported (use %s, %s or %s)",
 			s.Interpolator, InterpolatorLinear, InterpolatorBSpline, InterpolatorNearest)
+	}
+	conv, err := ibsiConverter(image.PixelType)
+	if err != nil {
+		return nil, nil, err
 	}
 	full, err := ibsiGrid(image.Grid, s.ResampledPixelSpacing)
 	if err != nil {
@@ -102,10 +106,6 @@ func resampleIBSI(image, mask *imageio.Image, s *Settings) (*imageio.Image, *ima
 	resImage, err := ResampleOnto(src, &out, s.Interpolator)
 	if err != nil {
 		return nil, nil, fmt.Errorf("IBSI resampling: image: %w", err)
-	}
-	conv, err := ibsiConverter(image.PixelType)
-	if err != nil {
-		return nil, nil, err
 	}
 	for i, v := range resImage.Data {
 		resImage.Data[i] = conv(v)

@@ -282,6 +282,7 @@ type rsGeom struct {
 	aligned bool
 }
 
+// rsGeometry converts g (what names it in errors), rejecting what ITK cannot represent.
 func rsGeometry(g *grid.Grid, what string) (*rsGeom, error) {
 	if g == nil {
 		return nil, fmt.Errorf("resample: %s grid is missing", what)
@@ -908,7 +909,7 @@ func rsResample(im *imageio.Image, ref *grid.Grid, kind rsKind, cast func(float6
 	return out, nil
 }
 
-// rowIndex returns the continuous input indices of the first voxel of output row (j, k) and of
+// rsRowIndex returns the continuous input indices of the first voxel of output row (j, k) and of
 // the voxel one past its end; ITK interpolates linearly between them along the row.
 func rsRowIndex(src, dst *rsGeom, j, k int) (start, diff [3]float64) {
 	start = src.pointToContinuousIndex(dst.indexToPoint(0, j, k))

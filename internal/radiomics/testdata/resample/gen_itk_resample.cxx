@@ -5,13 +5,19 @@
 // Needs Debian's libinsighttoolkit5-dev; build and run from this directory:
 //
 //   g++ -O2 -std=c++17 -I/usr/include/ITK-5.2 gen_itk_resample.cxx -o /tmp/itkresample -L/usr/lib \
-//     -lITKCommon-5.2 -litksys-5.2 -litkvnl_algo-5.2 -litkvnl-5.2 -litkv3p_netlib-5.2 -lpthread
+//     -lITKTransform-5.2 -lITKCommon-5.2 -litksys-5.2 -litkvnl_algo-5.2 -litkvnl-5.2 \
+//     -litkv3p_netlib-5.2 -lpthread
 //   /tmp/itkresample > itk_resample.json
 //
-// The inputs are integer formulas of the voxel index (see value() below, mirrored by
-// resampleFormula in resample_test.go), so the JSON only stores geometries and the outputs.
-// Geometries are written with %.17g so both sides use bit-identical doubles; float32 outputs with
-// %.9g (enough to round-trip a float32), integer outputs as integers.
+// Build for x86-64 without -march/-ffast-math (as Debian's and SimpleITK's x86-64 binaries are):
+// no fused multiply-adds, and ITK's SSE2 rounding helpers.
+//
+// The inputs are integer formulas of the voxel index (see value() below, mirrored by rsFormula in
+// resample_test.go), so the JSON only stores geometries and the outputs. Geometries are written
+// with %.17g so both sides use bit-identical doubles; float32 outputs with %.9g (enough to
+// round-trip a float32), integer outputs as integers. Besides the resampling cases the JSON holds
+// glibc's powers of the B-spline pole, two end-to-end PyRadiomics resampleImage runs and ITK's
+// physical-to-index matrices for 60 directions.
 #include "itkBSplineInterpolateImageFunction.h"
 #include "itkImage.h"
 #include "itkLinearInterpolateImageFunction.h"
@@ -226,6 +232,73 @@ rotation(double az, double ax, double out[9])
       out[3 * r + c] = s;
     }
 }
+// runExtraction writes one PyRadiomics resampleImage run: the grid from the ROI box lo..hi (label 1)
+// with numpy's formulas (the same float64 operations), the origin by the mask's
+// TransformContinuousIndexToPhysicalPoint, then the int16 image resampled with BSpline and the
+// UInt32 mask with nearest neighbour, both by ResampleImageFilter.
+void
+runExtraction(const Geometry & g, const std::string & formula, const long lo[3], const long hi[3], long pad,
+              const double newSp[3], bool last)
+{
+  using ImageType = itk::Image<int16_t, Dim>;
+  using MaskType = itk::Image<uint32_t, Dim>;
+  auto image = makeInput<int16_t>(g, formula);
+  auto mask = makeImage<MaskType>(g);
+  mask->Allocate();
+  mask->FillBuffer(0);
+  for (long k = lo[2]; k <= hi[2]; ++k)
+    for (long j = lo[1]; j <= hi[1]; ++j)
+      for (long i = lo[0]; i <= hi[0]; ++i)
+        mask->SetPixel({ { i, j, k } }, 1);
+
+  Geometry out;
+  out.name = "extraction";
+  std::copy(g.dir, g.dir + 9, out.dir);
+  itk::ContinuousIndex<double, Dim> originIdx;
+  for (int a = 0; a < 3; ++a)
+  {
+    const double ratio = g.spacing[a] / newSp[a];
+    double       lb = std::floor((double(lo[a]) - 0.5) * ratio - double(pad));
+    double       ub = std::ceil((double(lo[a] + (hi[a] - lo[a] + 1)) - 0.5) * ratio + double(pad));
+    const double maxUB = std::ceil(double(g.size[a]) * ratio) - 1;
+    lb = lb < 0 ? 0 : lb;
+    ub = ub > maxUB ? maxUB : ub;
+    out.size[a] = long(ub - lb + 1);
+    out.spacing[a] = newSp[a];
+    originIdx[a] = 0.5 * (newSp[a] - g.spacing[a]) / g.spacing[a] + lb / ratio;
+  }
+  itk::Point<double, Dim> origin;
+  mask->TransformContinuousIndexToPhysicalPoint(originIdx, origin);
+  for (int a = 0; a < 3; ++a)
+    out.origin[a] = origin[a];
+
+  auto ri = itk::ResampleImageFilter<ImageType, ImageType, double>::New();
+  ri->SetInput(image);
+  ri->SetInterpolator(itk::BSplineInterpolateImageFunction<ImageType, double>::New());
+  ri->SetOutputParametersFromImage(makeImage<ImageType>(out));
+  ri->Update();
+  auto rm = itk::ResampleImageFilter<MaskType, MaskType, double>::New();
+  rm->SetInput(mask);
+  rm->SetInterpolator(itk::NearestNeighborInterpolateImageFunction<MaskType, double>::New());
+  rm->SetOutputParametersFromImage(makeImage<MaskType>(out));
+  rm->Update();
+
+  std::printf("    {\"input\": \"%s\", \"formula\": \"%s\", \"lo\": [%ld, %ld, %ld], \"hi\": [%ld, %ld, %ld], "
+              "\"pad\": %ld, \"spacing\": ",
+              g.name.c_str(), formula.c_str(), lo[0], lo[1], lo[2], hi[0], hi[1], hi[2], pad);
+  printArray(newSp, 3);
+  std::printf(",\n     \"origin\": ");
+  printArray(out.origin, 3);
+  std::printf(", \"size\": [%ld, %ld, %ld],\n     \"image\": [", out.size[0], out.size[1], out.size[2]);
+  const size_t n = ri->GetOutput()->GetBufferedRegion().GetNumberOfPixels();
+  for (size_t i = 0; i < n; ++i)
+    printValue<int16_t>(ri->GetOutput()->GetBufferPointer()[i], i == 0);
+  std::printf("],\n     \"mask\": [");
+  for (size_t i = 0; i < n; ++i)
+    printValue<uint32_t>(rm->GetOutput()->GetBufferPointer()[i], i == 0);
+  std::printf("]}%s\n", last ? "" : ",");
+}
+
 // printInverses writes ITK's physical-point-to-index matrix (vnl_svd based) for pseudo-random
 // directions and spacings, in hex: rotations, signed axis permutations, and DICOM-like cosines
 // that are orthogonal only to ~1e-4.
@@ -417,6 +490,23 @@ main()
   runCase<uint8_t>(flip, "byte", "uint8", targets[3], "sitkBSpline");
   runCase<double>(obl, "frac", "float64", targets[6], "sitkBSpline");
   std::printf("\n  ],\n");
+
+  // End-to-end PyRadiomics resampleImage: 0.78x0.78x1 mm to 2 mm, the z origin index 0.5 making
+  // every mask z index a nearest-neighbour tie; axis-aligned (flipped y) and oblique.
+  {
+    Geometry     ext{ "extFlipY", { -60.2, 31.7, -18.5 }, { 0.78125, 0.78125, 1.0 }, { 1, 0, 0, 0, -1, 0, 0, 0, 1 }, { 40, 36, 14 } };
+    Geometry     extObl{ "extOblique", { 12.9, -44.1, 7.25 }, { 0.78125, 0.78125, 1.0 }, {}, { 40, 36, 14 } };
+    const long   lo[3] = { 9, 7, 3 }, hi[3] = { 25, 21, 9 };
+    const double sp[3] = { 2, 2, 2 };
+    rotation(-12.0 * M_PI / 180.0, 8.0 * M_PI / 180.0, extObl.dir);
+    std::printf("  \"extractions\": [\n");
+    runExtraction(ext, "wide", lo, hi, 5, sp, false);
+    runExtraction(extObl, "smooth", lo, hi, 5, sp, true);
+    std::printf("  ],\n  \"extraction_geometries\": {\n");
+    printGeometry(ext, false);
+    printGeometry(extObl, true);
+    std::printf("  },\n");
+  }
   printInverses();
   std::printf("}\n");
   return 0;
