@@ -8,6 +8,7 @@ import (
 
 	"github.com/rtpipeline/rtpipeline/internal/config"
 	"github.com/rtpipeline/rtpipeline/internal/organize"
+	"github.com/rtpipeline/rtpipeline/internal/pipeline"
 )
 
 type organizeFlags struct {
@@ -45,21 +46,9 @@ func (f *organizeFlags) register(cmd *cobra.Command, withOutput bool) {
 	fl.IntVar(&f.maxDays, "max-days", -1, "split a course whose plan dates span more than N days")
 }
 
-// organizeOptions maps the configuration onto organize.Options.
+// organizeOptions maps the configuration onto organize.Options with the whole worker budget.
 func organizeOptions(cfg *config.Config) organize.Options {
-	o := organize.DefaultOptions()
-	oc := cfg.Organize
-	o.MergeCriteria = string(oc.MergeCriteria)
-	o.MaxDays = -1
-	if oc.MaxDays != nil {
-		o.MaxDays = *oc.MaxDays
-	}
-	o.Hardlink = oc.Hardlink
-	o.ReplanKeywords, o.BoostKeywords = oc.ReplanKeywords, oc.BoostKeywords
-	o.BoostRxRatio, o.ReplanRxSimilarity, o.MinDoseOverlap = oc.BoostRxRatio, oc.ReplanRxSimilarity, oc.MinDoseOverlap
-	o.PrioritizeShortCourses = cfg.Scheduler.PrioritizeShortCourses
-	o.Workers = cfg.WorkerBudget(cores())
-	return o
+	return pipeline.OrganizeOptions(cfg, cfg.WorkerBudget(cores()))
 }
 
 func newOrganizeCommand(g *globalFlags) *cobra.Command {

@@ -1,0 +1,198 @@
+// Package pipeline is the table of rtpipeline's stages: what each needs, how many threads one
+// job takes, which resource gate throttles it, its sentinel, and the code it runs. The embedded
+// scheduler (internal/scheduler), the per-course commands and the Snakemake workflow
+// (workflow/Snakefile, generated from this table) all read it, so they cannot disagree.
+//
+// A stage that is not implemented yet is absent from the table.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/rtpipeline/rtpipeline/internal/config"
+	"github.com/rtpipeline/rtpipeline/internal/dvh"
+	"github.com/rtpipeline/rtpipeline/internal/organize"
+	radstage "github.com/rtpipeline/rtpipeline/internal/radiomics/stage"
+)
+
+// Scope says whether a stage runs once per cohort or once per course.
+type Scope string
+
+// Stage scopes.
+const (
+	// Cohort stages run once: organize first (it produces the courses), aggregate last.
+	Cohort Scope = "cohort"
+	// Course stages run once per organised course.
+	Course Scope = "course"
+)
+
+// Gates are named resource pools that bound how many jobs of the stages using them run at once,
+// independently of threads (Snakemake resources of the same names).
+const (
+	GateSeg       = "seg_workers"
+	GateCustomSeg = "custom_seg_workers"
+)
+
+// Job is one unit of work: a stage for one course (or the cohort).
+type Job struct {
+	// OutDir is the output root (holding _COURSES/manifest.json).
+	OutDir string
+	// Course is the course's path relative to OutDir ("<patient>/<course>"); empty for cohort jobs.
+	Course string
+	// Threads is the number of workers the job may use; it uses exactly that many.
+	Threads int
+	// Config is the effective configuration.
+	Config *config.Config
+}
+
+// CourseDir returns the course's folder.
+func (j Job) CourseDir() string { return filepath.Join(j.OutDir, filepath.FromSlash(j.Course)) }
+
+// Outcome is what a stage reports for one job. Status is "ok", "skipped" (nothing to do, e.g. a
+// course without dose: not an error) or "failed"; Reason explains anything but a plain "ok".
+type Outcome struct {
+	Status string
+	Reason string
+}
+
+// Stage is one row of the stage table.
+type Stage struct {
+	// Name is the stage's name, also its command (`rtpipeline <name>`) and Snakemake rule stem.
+	Name string
+	// Scope is Cohort or Course.
+	Scope Scope
+	// Needs are the stages that must have finished for the same course (or, for a cohort stage
+	// after the courses, every course) before this one starts. organize is implicit for course
+	// stages.
+	Needs []string
+	// ThreadsKey names the configuration key of the stage's thread cap ("" = the whole budget).
+	ThreadsKey string
+	// Gate is the resource gate the stage's jobs hold ("" = none).
+	Gate string
+	// Sentinel is the file (in the course folder, or for cohort stages in OutDir) whose first
+	// line records the outcome: "ok", "skipped: <reason>" or "failed: <reason>".
+	Sentinel string
+	// Enabled tells whether the configuration turns the stage on.
+	Enabled func(cfg *config.Config) bool
+	// Run does the job. Stages write their own sentinel; the scheduler writes it only when Run
+	// returns an error (failed) or when the stage is skipped because an upstream stage failed.
+	Run func(ctx context.Context, job Job) (Outcome, error)
+}
+
+// Threads is the number of threads one job of the stage takes on a machine with `cores` cores:
+// the stage's cap clipped to the worker budget.
+func (s *Stage) Threads(cfg *config.Config, cores int) int { return cfg.StageThreads(s.Name, cores) }
+
+// GateSize is the number of jobs the stage's gate admits at once (0 when the stage has no gate).
+func (s *Stage) GateSize(cfg *config.Config, cores int) int {
+	switch s.Gate {
+	case GateSeg:
+		return cfg.SegWorkers(cores)
+	case GateCustomSeg:
+		return cfg.CustomSegWorkers(cores)
+	}
+	return 0
+}
+
+// Table returns the stages in pipeline order.
+func Table() []Stage {
+	return []Stage{
+		{
+			Name:     "organize",
+			Scope:    Cohort,
+			Sentinel: filepath.Join("_COURSES", "manifest.json"),
+			Enabled:  func(*config.Config) bool { return true },
+			Run:      runOrganize,
+		},
+		{
+			Name:       "dvh",
+			Scope:      Course,
+			ThreadsKey: "scheduler.dvh_threads_per_job",
+			Sentinel:   dvh.Sentinel,
+			Enabled:    func(*config.Config) bool { return true },
+			Run:        runDVH,
+		},
+		{
+			Name:       "radiomics",
+			Scope:      Course,
+			ThreadsKey: "scheduler.radiomics_threads_per_job",
+			Sentinel:   radstage.Sentinel,
+			Enabled:    func(c *config.Config) bool { return c.Radiomics.Enabled },
+			Run:        runRadiomics,
+		},
+	}
+}
+
+// Lookup returns the stage of that name.
+func Lookup(name string) (*Stage, bool) {
+	for _, s := range Table() {
+		if s.Name == name {
+			return &s, true
+		}
+	}
+	return nil, false
+}
+
+func runOrganize(ctx context.Context, job Job) (Outcome, error) {
+	cfg := job.Config
+	ro := organize.RunOptions{Options: OrganizeOptions(cfg, job.Threads), IndexWorkers: min(cfg.IndexWorkers(job.Threads), job.Threads)}
+	res, _, err := organize.Run(ctx, cfg.DicomRoot, job.OutDir, ro)
+	if err != nil {
+		return Outcome{Status: "failed", Reason: err.Error()}, err
+	}
+	if res == nil {
+		return Outcome{Status: "failed", Reason: "organize produced no result"}, errors.New("organize produced no result")
+	}
+	return Outcome{Status: "ok"}, nil
+}
+
+func runDVH(ctx context.Context, job Job) (Outcome, error) {
+	res, err := dvh.RunCourse(ctx, job.CourseDir(), dvh.StageOptions{Workers: job.Threads})
+	if err != nil {
+		return Outcome{Status: "failed", Reason: err.Error()}, err
+	}
+	return outcome(res.Status, res.Reason), nil
+}
+
+func runRadiomics(ctx context.Context, job Job) (Outcome, error) {
+	opts, err := radstage.OptionsFromConfig(job.Config, job.Threads)
+	if err != nil {
+		return Outcome{Status: "failed", Reason: err.Error()}, fmt.Errorf("radiomics options: %w", err)
+	}
+	res, err := radstage.RunCourse(ctx, job.CourseDir(), opts)
+	if err != nil {
+		return Outcome{Status: "failed", Reason: err.Error()}, err
+	}
+	return outcome(res.Status, res.Reason), nil
+}
+
+// outcome maps a stage's own status words onto the scheduler's three.
+func outcome(status, reason string) Outcome {
+	switch status {
+	case "ok", "degraded":
+		return Outcome{Status: "ok", Reason: reason}
+	case "skipped":
+		return Outcome{Status: "skipped", Reason: reason}
+	}
+	return Outcome{Status: "failed", Reason: reason}
+}
+
+// OrganizeOptions maps the configuration onto organize.Options for a job of `workers` threads.
+func OrganizeOptions(cfg *config.Config, workers int) organize.Options {
+	o := organize.DefaultOptions()
+	oc := cfg.Organize
+	o.MergeCriteria = string(oc.MergeCriteria)
+	o.MaxDays = -1
+	if oc.MaxDays != nil {
+		o.MaxDays = *oc.MaxDays
+	}
+	o.Hardlink = oc.Hardlink
+	o.ReplanKeywords, o.BoostKeywords = oc.ReplanKeywords, oc.BoostKeywords
+	o.BoostRxRatio, o.ReplanRxSimilarity, o.MinDoseOverlap = oc.BoostRxRatio, oc.ReplanRxSimilarity, oc.MinDoseOverlap
+	o.PrioritizeShortCourses = cfg.Scheduler.PrioritizeShortCourses
+	o.Workers = max(workers, 1)
+	return o
+}
