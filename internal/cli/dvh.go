@@ -1,32 +1,33 @@
 package cli
 
 import (
-	"fmt"
-	"path/filepath"
+	"context"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rtpipeline/rtpipeline/internal/dvh"
 	"github.com/rtpipeline/rtpipeline/internal/organize"
+	"github.com/rtpipeline/rtpipeline/internal/pipeline"
+	"github.com/rtpipeline/rtpipeline/internal/workflow"
 )
 
 func newDVHCommand(g *globalFlags) *cobra.Command {
-	var outDir, course, method string
+	f := &courseStageFlags{}
+	var method string
 	cmd := &cobra.Command{
-		Use:   "dvh --outdir OUT [--course P/C] [--max-workers N]",
+		Use:   "dvh --outdir OUT [--course P/C] [--max-workers N] [--fail-soft]",
 		Short: "Compute DVHs and metrics of organised courses",
 		Long: `dvh computes, for every organised course (or the one given by --course), the DVH of every ROI of
 its structure sets on RD.dcm and writes dvh_metrics.csv/xlsx, dvh_curves.csv, dvh.png,
-metadata/dvh_qc.json and the .dvh_done sentinel. ROIs are computed in parallel within the worker
-budget. See docs/dvh.md for the method and every metric definition.`,
+metadata/dvh_qc.json and the .dvh_done sentinel. ROIs are computed in parallel by exactly
+--max-workers workers when it is given (a job's threads under Snakemake), else by the worker
+budget. A course whose organisation failed gets "skipped: upstream organize failed". The exit
+code is non-zero when a course failed, unless --fail-soft (its sentinel then says
+"failed: <reason>"). See docs/dvh.md for the method and every metric definition.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var ov []configOverride
-			if outDir != "" {
-				ov = append(ov, configOverride{"output_dir", outDir, "flag --outdir"})
-			}
-			cfg, err := g.loadConfig(cmd, overrides(ov)...)
+			cfg, err := g.loadConfig(cmd, f.overrides()...)
 			if err != nil {
 				return err
 			}
@@ -35,41 +36,27 @@ budget. See docs/dvh.md for the method and every metric definition.`,
 				return err
 			}
 			defer closeLog()
-			courses, err := organize.ReadManifest(cfg.OutputDir)
+			workers, err := g.jobWorkers(cmd, cfg)
 			if err != nil {
-				return fmt.Errorf("reading the course manifest of %s: %w (run organize first)", cfg.OutputDir, err)
+				return err
 			}
-			workers := cfg.WorkerBudget(cores())
-			failed, done := 0, 0
-			for _, c := range courses {
-				if course != "" && !courseMatches(course, c) {
-					continue
-				}
-				if c.Status != "ok" {
-					fmt.Fprintf(g.stdout, "%s: not organised (%s), skipped\n", c.Path, c.Status)
-					continue
-				}
-				done++
-				res, err := dvh.RunCourse(cmd.Context(), filepath.Join(cfg.OutputDir, filepath.FromSlash(c.Path)), dvh.StageOptions{Workers: workers, Method: method})
-				switch {
-				case err != nil:
-					failed++
-					fmt.Fprintf(g.stdout, "%s: failed: %v\n", c.Path, err)
-				default:
-					fmt.Fprintf(g.stdout, "%s: %s (%s)\n", c.Path, res.Status, res.Reason)
+			var run workflow.RunFunc // the stage table's: the default method
+			if method != dvh.MethodExact {
+				run = func(ctx context.Context, job pipeline.Job) (pipeline.Outcome, error) {
+					res, err := dvh.RunCourse(ctx, job.CourseDir(), dvh.StageOptions{Workers: job.Threads, Method: method})
+					if err != nil {
+						return pipeline.Outcome{Status: "failed", Reason: err.Error()}, err
+					}
+					if res.Status == "degraded" {
+						return pipeline.Outcome{Status: "ok", Reason: res.Reason}, nil
+					}
+					return pipeline.Outcome{Status: res.Status, Reason: res.Reason}, nil
 				}
 			}
-			if course != "" && done == 0 {
-				return fmt.Errorf("no organised course matches %q", course)
-			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d courses failed", failed, done)
-			}
-			return nil
+			return g.runCourseStage(cmd, cfg, f, "dvh", workers, run)
 		},
 	}
-	cmd.Flags().StringVar(&outDir, "outdir", "", "output folder of organize (default: output_dir of the config)")
-	cmd.Flags().StringVar(&course, "course", "", "only PATIENT or PATIENT/COURSE")
+	f.register(cmd)
 	cmd.Flags().StringVar(&method, "method", dvh.MethodExact, "exact (default) or dicompyler")
 	return cmd
 }

@@ -61,7 +61,9 @@ plans to structure sets to CT series, groups them into treatment courses and wri
 <OUT>/<patient>/<course>/ with DICOM/, RP.dcm RD.dcm RS.dcm, metadata/ and a .organized sentinel,
 plus _COURSES/manifest.json, _COURSES/organize_report.json (every input file accounted for) and
 cohort tables in Data/. Bad input files are reported, never fatal; the exit code is non-zero only
-when nothing could be organised or the output is not writable.`,
+when nothing could be organised or the output is not writable. Files are read and written by the
+worker budget, or by exactly --max-workers workers when it is given (the organize checkpoint's
+threads under Snakemake).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.loadConfig(cmd, f.overrides(cmd)...)
@@ -77,6 +79,15 @@ when nothing could be organised or the output is not writable.`,
 			}
 			defer closeLog()
 			ro := organize.RunOptions{Options: organizeOptions(cfg), IndexWorkers: cfg.IndexWorkers(cores())}
+			if cmd.Flags().Changed("max-workers") {
+				// Exactly the workers allotted (the checkpoint's threads under Snakemake), as the
+				// stage table's organize job sets them.
+				workers, err := g.jobWorkers(cmd, cfg)
+				if err != nil {
+					return err
+				}
+				ro = organize.RunOptions{Options: pipeline.OrganizeOptions(cfg, workers), IndexWorkers: min(cfg.IndexWorkers(workers), workers)}
+			}
 			ro.CourseFilter, ro.ForceRedo = f.courseFilter, f.forceRedo
 			tty := isTerminal(g.stderr)
 			ip := newProgress(g.stderr, tty, "indexing", "files")

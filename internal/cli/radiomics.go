@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"fmt"
-	"path/filepath"
+	"context"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rtpipeline/rtpipeline/internal/organize"
+	"github.com/rtpipeline/rtpipeline/internal/pipeline"
 	"github.com/rtpipeline/rtpipeline/internal/radiomics/stage"
+	"github.com/rtpipeline/rtpipeline/internal/workflow"
 )
 
 // radiomicsExtract is the feature extractor of the radiomics commands; nil means
@@ -15,9 +15,9 @@ import (
 var radiomicsExtract stage.Extractor
 
 func newRadiomicsCommand(g *globalFlags) *cobra.Command {
-	var outDir, course string
+	f := &courseStageFlags{}
 	cmd := &cobra.Command{
-		Use:   "radiomics --outdir OUT [--course P/C] [--max-workers N]",
+		Use:   "radiomics --outdir OUT [--course P/C] [--max-workers N] [--fail-soft]",
 		Short: "Extract radiomics features of organised courses",
 		Long: `radiomics extracts, for every organised course (or the one given by --course), PyRadiomics-
 compatible features of every ROI of the course's structure sets on the course CT (RS.dcm,
@@ -25,16 +25,16 @@ RS_auto.dcm, the composite structures of RS_custom.dcm, custom-model structure s
 TotalSegmentator total_mr masks of its MR series. It writes radiomics_ct.csv/xlsx/parquet,
 MR/radiomics_mr.csv/xlsx/parquet (only when an MR series has masks), metadata/radiomics_qc.json
 and the .radiomics_done sentinel. Every ROI is a row whose status column reads "ok",
-"skipped: <reason>" or "failed: <error>". ROIs are extracted in parallel within the worker
-budget (one at a time with radiomics.sequential). Settings come from the radiomics section of
-the configuration; see docs/radiomics.md.`,
+"skipped: <reason>" or "failed: <error>". ROIs are extracted in parallel by exactly
+--max-workers workers when it is given (a job's threads under Snakemake), else by the worker
+budget (one at a time with radiomics.sequential). A course whose organisation failed gets
+"skipped: upstream organize failed". The exit code is non-zero when a course failed, unless
+--fail-soft (its sentinel then says "failed: <reason>"); an invalid radiomics configuration
+always fails the command. Settings come from the radiomics section of the configuration; see
+docs/radiomics.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var ov []configOverride
-			if outDir != "" {
-				ov = append(ov, configOverride{"output_dir", outDir, "flag --outdir"})
-			}
-			cfg, err := g.loadConfig(cmd, overrides(ov)...)
+			cfg, err := g.loadConfig(cmd, f.overrides()...)
 			if err != nil {
 				return err
 			}
@@ -43,50 +43,26 @@ the configuration; see docs/radiomics.md.`,
 				return err
 			}
 			defer closeLog()
-			opts, err := stage.OptionsFromConfig(cfg, cfg.WorkerBudget(cores()))
+			workers, err := g.jobWorkers(cmd, cfg)
 			if err != nil {
 				return err
 			}
-			opts.Extract = radiomicsExtract
-			courses, err := organize.ReadManifest(cfg.OutputDir)
+			// A configuration error is reported once, not as a failure of every course.
+			opts, err := stage.OptionsFromConfig(cfg, workers)
 			if err != nil {
-				return fmt.Errorf("reading the course manifest of %s: %w (run organize first)", cfg.OutputDir, err)
+				return err
 			}
-			failed, done := 0, 0
-			for _, c := range courses {
-				if course != "" && !courseMatches(course, c) {
-					continue
-				}
-				if c.Status != "ok" {
-					fmt.Fprintf(g.stdout, "%s: not organised (%s), skipped\n", c.Path, c.Status)
-					continue
-				}
-				done++
-				res, err := stage.RunCourse(cmd.Context(), filepath.Join(cfg.OutputDir, filepath.FromSlash(c.Path)), opts)
-				switch {
-				case err != nil:
-					failed++
-					fmt.Fprintf(g.stdout, "%s: failed: %v\n", c.Path, err)
-				case res.Status == stage.StatusFailed:
-					failed++
-					fmt.Fprintf(g.stdout, "%s: failed: %s\n", c.Path, res.Reason)
-				default:
-					fmt.Fprintf(g.stdout, "%s: %s (%s)\n", c.Path, res.Status, res.Reason)
-				}
-				if err := cmd.Context().Err(); err != nil {
-					return err
+			var run workflow.RunFunc // the stage table's
+			if radiomicsExtract != nil {
+				opts.Extract = radiomicsExtract
+				run = func(ctx context.Context, job pipeline.Job) (pipeline.Outcome, error) {
+					res, err := stage.RunCourse(ctx, job.CourseDir(), opts)
+					return pipeline.Outcome{Status: res.Status, Reason: res.Reason}, err
 				}
 			}
-			if course != "" && done == 0 {
-				return fmt.Errorf("no organised course matches %q", course)
-			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d courses failed", failed, done)
-			}
-			return nil
+			return g.runCourseStage(cmd, cfg, f, "radiomics", workers, run)
 		},
 	}
-	cmd.Flags().StringVar(&outDir, "outdir", "", "output folder of organize (default: output_dir of the config)")
-	cmd.Flags().StringVar(&course, "course", "", "only PATIENT or PATIENT/COURSE")
+	f.register(cmd)
 	return cmd
 }

@@ -62,7 +62,12 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.configFile, "config", "", "configuration file (default: $RTPIPELINE_CONFIGFILE, else built-in defaults)")
 	pf.IntVar(&g.maxWorkers, "max-workers", 0, "cap on the worker budget (overrides max_workers and $RTPIPELINE_MAX_WORKERS)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newOrganizeCommand(g), newValidateCommand(g), newSynthCommand(g), newDemoCommand(g), newDVHCalcCommand(g), newDVHCommand(g), newRadiomicsCalcCommand(g), newRadiomicsCommand(g), newDoctorCommand(g), newConfigCommand(g))
+	root.AddCommand(newOrganizeCommand(g), newValidateCommand(g), newSynthCommand(g), newDemoCommand(g), newDVHCalcCommand(g), newDVHCommand(g), newQCCommand(g), newRadiomicsCalcCommand(g), newRadiomicsCommand(g), newDoctorCommand(g), newConfigCommand(g))
+	root.AddCommand(newWorkflowCommand(g))
+	root.AddCommand(newRunCommand(g))
+	root.AddCommand(newAggregateCommand(g))
+	root.AddCommand(newSegmentationCommand(g), newSegmentationCustomCommand(g))
+	root.AddCommand(newStructuresCommand(g))
 	return root
 }
 

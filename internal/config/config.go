@@ -150,6 +150,10 @@ type Segmentation struct {
 	TempDir string
 	// TimeoutSeconds is segmentation.timeout_seconds; 0 = no limit.
 	TimeoutSeconds int
+	// Command is segmentation.command, the TotalSegmentator program (a name on PATH or a path).
+	Command string
+	// WeightsDir is segmentation.weights_dir; "" = TotalSegmentator's own default.
+	WeightsDir string
 }
 
 // CustomModels configures the custom nnU-Net model stage.

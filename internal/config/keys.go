@@ -152,6 +152,10 @@ var registry = []key{
 		help: "Scratch folder for segmentation inputs and outputs. null = the system temporary folder."},
 	{name: "segmentation.timeout_seconds", def: "3600", bound: nonNegative, field: func(c *Config) any { return &c.Segmentation.TimeoutSeconds },
 		help: "Kill one segmentation run that takes longer, so a hung model cannot stall the cohort. 0 = no limit."},
+	{name: "segmentation.command", def: "TotalSegmentator", field: func(c *Config) any { return &c.Segmentation.Command },
+		help: "TotalSegmentator command: a name on PATH or a path. backend auto uses TotalSegmentator when this is found."},
+	{name: "segmentation.weights_dir", def: "null", nullable: true, field: func(c *Config) any { return &c.Segmentation.WeightsDir },
+		help: "Folder of TotalSegmentator's model weights, passed as TOTALSEG_WEIGHTS_PATH (and nnUNet_results) unless the environment sets it. null = TotalSegmentator's default (~/.totalsegmentator)."},
 
 	{name: "custom_models", section: true,
 		help: "Custom nnU-Net models run after segmentation."},

@@ -394,6 +394,25 @@ func TestRerunIdempotent(t *testing.T) {
 	opt.ForceRedo = true
 	organizeInto(t, root, out, opt)
 	diffTrees(t, "force-redo", first, treeHashes(t, out))
+
+	// --force-redo with a course filter rebuilds only the filtered course: the others keep
+	// their files (a user's note in another course survives).
+	var other string
+	for p := range first {
+		if strings.HasSuffix(p, "/"+Sentinel) && !strings.HasPrefix(p, course+"/") {
+			other = strings.TrimSuffix(p, "/"+Sentinel)
+			break
+		}
+	}
+	note := filepath.Join(out, filepath.FromSlash(other), "notes.txt")
+	os.WriteFile(note, []byte("mine"), 0o644)
+	opt.CourseFilter = course
+	organizeInto(t, root, out, opt)
+	if _, err := os.Stat(note); err != nil {
+		t.Errorf("force-redo filtered to %s removed course %s", course, other)
+	}
+	os.Remove(note)
+	opt.CourseFilter = ""
 }
 
 // TestSynthesisedObjectsReadByDcmdump: summed RD.dcm and synthetic RP.dcm written by organize

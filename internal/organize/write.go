@@ -66,7 +66,7 @@ func Write(ctx context.Context, res *Result, outDir string, wo WriteOptions) ([]
 		return nil, fmt.Errorf("output folder %s is not writable: %w", outDir, err)
 	}
 	if res.Options.ForceRedo {
-		if err := removePreviousCourses(outDir, log); err != nil {
+		if err := removePreviousCourses(outDir, res.Options.CourseFilter, log); err != nil {
 			return nil, err
 		}
 	}
@@ -176,9 +176,25 @@ func matchesFilter(c *Course, filter string) bool {
 	return course == "" || course == c.Name
 }
 
-// removePreviousCourses deletes course folders recorded in an earlier manifest. Only folders that
-// hold an organize sentinel are removed, so a mistyped output path never loses user data.
-func removePreviousCourses(outDir string, log *slog.Logger) error {
+// manifestMatchesFilter is matchesFilter for a manifest entry: the filter "P[/C]" names the
+// patient by ID or folder, and optionally the course folder.
+func manifestMatchesFilter(c ManifestCourse, filter string) bool {
+	if filter == "" {
+		return true
+	}
+	p, course, _ := strings.Cut(filter, "/")
+	patientDir, courseDir, _ := strings.Cut(c.Path, "/")
+	if p != c.PatientID && p != patientDir {
+		return filter == c.PatientID
+	}
+	return course == "" || course == courseDir || course == c.Course
+}
+
+// removePreviousCourses deletes course folders recorded in an earlier manifest that match the
+// course filter (all when it is empty), so --force-redo with a filter rebuilds only those courses
+// and leaves the others alone. Only folders that hold an organize sentinel are removed, so a
+// mistyped output path never loses user data.
+func removePreviousCourses(outDir, filter string, log *slog.Logger) error {
 	data, err := os.ReadFile(filepath.Join(outDir, "_COURSES", "manifest.json"))
 	if err != nil {
 		return nil
@@ -189,7 +205,7 @@ func removePreviousCourses(outDir string, log *slog.Logger) error {
 	}
 	for _, c := range m.Courses {
 		dir := filepath.Join(outDir, filepath.FromSlash(c.Path))
-		if !fsutil.Within(outDir, dir) {
+		if !fsutil.Within(outDir, dir) || !manifestMatchesFilter(c, filter) {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(dir, Sentinel)); err != nil {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/rtpipeline/rtpipeline/internal/config"
@@ -34,6 +35,9 @@ const (
 const (
 	GateSeg       = "seg_workers"
 	GateCustomSeg = "custom_seg_workers"
+	// GateRadiomics bounds the radiomics jobs running at once (radiomics.max_parallel_courses):
+	// each job already fans out over its ROIs, and memory grows with every job.
+	GateRadiomics = "radiomics_workers"
 )
 
 // Job is one unit of work: a stage for one course (or the cohort).
@@ -46,6 +50,9 @@ type Job struct {
 	Threads int
 	// Config is the effective configuration.
 	Config *config.Config
+	// CourseFilter, for cohort jobs, limits the job to the courses of one patient or one course
+	// ("P" or "P/C", IDs or folder names): organize writes only those. "" = every course.
+	CourseFilter string
 }
 
 // CourseDir returns the course's folder.
@@ -93,8 +100,28 @@ func (s *Stage) GateSize(cfg *config.Config, cores int) int {
 		return cfg.SegWorkers(cores)
 	case GateCustomSeg:
 		return cfg.CustomSegWorkers(cores)
+	case GateRadiomics:
+		return max(cfg.Radiomics.MaxParallelCourses, 1)
 	}
 	return 0
+}
+
+// loggerKey is the context key of a job's logger.
+type loggerKey struct{}
+
+// WithLogger returns a copy of ctx that carries the logger of one job. The embedded scheduler
+// gives every job one that writes to the job's log file (Logs/<stage>/<patient>_<course>.log).
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// Logger returns the job logger carried by ctx, else slog.Default(). Stage code logs through it
+// so that its messages land in the job's own log.
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok && l != nil {
+		return l
+	}
+	return slog.Default()
 }
 
 // Table returns the stages in pipeline order.
@@ -119,6 +146,7 @@ func Table() []Stage {
 			Name:       "radiomics",
 			Scope:      Course,
 			ThreadsKey: "scheduler.radiomics_threads_per_job",
+			Gate:       GateRadiomics,
 			Sentinel:   radstage.Sentinel,
 			Enabled:    func(c *config.Config) bool { return c.Radiomics.Enabled },
 			Run:        runRadiomics,
@@ -139,7 +167,13 @@ func Lookup(name string) (*Stage, bool) {
 func runOrganize(ctx context.Context, job Job) (Outcome, error) {
 	cfg := job.Config
 	ro := organize.RunOptions{Options: OrganizeOptions(cfg, job.Threads), IndexWorkers: min(cfg.IndexWorkers(job.Threads), job.Threads)}
-	res, _, err := organize.Run(ctx, cfg.DicomRoot, job.OutDir, ro)
+	ro.CourseFilter = job.CourseFilter
+	res, outcomes, err := organize.Run(ctx, cfg.DicomRoot, job.OutDir, ro)
+	if res != nil {
+		s := organize.BuildReport(res, outcomes).Summary
+		Logger(ctx).Info("organize", "files", s.Files, "placed", s.Placed, "orphan", s.Orphan, "duplicate", s.Duplicate,
+			"unreadable", s.Unreadable, "patients", s.Patients, "courses", s.Courses, "courses_ok", s.CoursesOK, "courses_failed", s.CoursesFailed)
+	}
 	if err != nil {
 		return Outcome{Status: "failed", Reason: err.Error()}, err
 	}
@@ -154,6 +188,7 @@ func runDVH(ctx context.Context, job Job) (Outcome, error) {
 	if err != nil {
 		return Outcome{Status: "failed", Reason: err.Error()}, err
 	}
+	Logger(ctx).Info("dvh", "status", res.Status, "reason", res.Reason, "rows", res.Rows, "workers", job.Threads)
 	return outcome(res.Status, res.Reason), nil
 }
 
@@ -166,6 +201,8 @@ func runRadiomics(ctx context.Context, job Job) (Outcome, error) {
 	if err != nil {
 		return Outcome{Status: "failed", Reason: err.Error()}, err
 	}
+	Logger(ctx).Info("radiomics", "status", res.Status, "reason", res.Reason, "ct_rows", res.CTRows, "mr_rows", res.MRRows,
+		"rows_ok", res.OK, "rows_skipped", res.Skipped, "rows_failed", res.Failed, "workers", opts.Workers)
 	return outcome(res.Status, res.Reason), nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -118,47 +119,45 @@ func (t *Table) EncodeXLSX(w io.Writer) error {
 	if err := f.SetDocProps(&excelize.DocProperties{Creator: "rtpipeline", Created: fixedTime, Modified: fixedTime}); err != nil {
 		return err
 	}
-	sw, err := f.NewStreamWriter(sheet)
-	if err != nil {
+	// Cells are set one by one rather than through excelize's stream writer: the stream writer
+	// cuts floats to Excel's 15 significant digits, while SetCellFloat with an explicit
+	// precision stores the shortest decimal that reads back as the same float64.
+	if err := f.SetPanes(sheet, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
 		return err
 	}
-	header := make([]any, len(t.Columns))
 	for i, c := range t.Columns {
-		header[i] = c
-	}
-	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
-		return err
-	}
-	if err := sw.SetRow("A1", header); err != nil {
-		return err
-	}
-	for r, row := range t.Rows {
-		cells := make([]any, len(row))
-		for i, v := range row {
-			switch x := v.(type) {
-			case float64:
-				if math.IsNaN(x) || math.IsInf(x, 0) {
-					cells[i] = nil
-				} else {
-					cells[i] = x
-				}
-			default:
-				cells[i] = v
-			}
-		}
-		cell, _ := excelize.CoordinatesToCellName(1, r+2)
-		if err := sw.SetRow(cell, cells); err != nil {
+		cell, _ := excelize.CoordinatesToCellName(i+1, 1)
+		if err := f.SetCellStr(sheet, cell, c); err != nil {
 			return err
 		}
 	}
-	if err := sw.Flush(); err != nil {
-		return err
+	for r, row := range t.Rows {
+		for i, v := range row {
+			cell, _ := excelize.CoordinatesToCellName(i+1, r+2)
+			var err error
+			switch x := v.(type) {
+			case nil:
+				continue
+			case float64:
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					continue
+				}
+				err = f.SetCellFloat(sheet, cell, x, decimals(x), 64)
+			case float32:
+				err = f.SetCellFloat(sheet, cell, float64(x), decimals(float64(x)), 64)
+			default:
+				err = f.SetCellValue(sheet, cell, v)
+			}
+			if err != nil {
+				return err
+			}
+		}
 	}
 	var buf bytes.Buffer
 	if _, err := f.WriteTo(&buf); err != nil {
 		return err
 	}
-	_, err = w.Write(buf.Bytes())
+	_, err := w.Write(buf.Bytes())
 	return err
 }
 
@@ -173,4 +172,13 @@ func (t *Table) WriteBoth(base string) error {
 		return err
 	}
 	return t.WriteXLSX(base + ".xlsx")
+}
+
+// decimals is the number of digits after the decimal point of v's shortest exact decimal form.
+func decimals(v float64) int {
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		return len(s) - i - 1
+	}
+	return 0
 }

@@ -90,11 +90,12 @@ func (g *generator) markDuplicates() {
 // truth assembles the truth of the planned cohort.
 func (g *generator) truth() *Truth {
 	t := &Truth{
-		Seed:      g.opt.Seed,
-		Options:   g.opt,
-		DoseModel: DoseModel{Kind: "radial_plateau_linear_falloff", PlateauMarginMM: plateauMarginMM, FalloffMM: falloffMM},
-		Anatomy:   anatomyTruth(),
-		Patients:  []PatientTruth{},
+		Seed:         g.opt.Seed,
+		Options:      g.opt,
+		DoseModel:    DoseModel{Kind: "radial_plateau_linear_falloff", PlateauMarginMM: plateauMarginMM, FalloffMM: falloffMM},
+		Anatomy:      anatomyTruth(),
+		Segmentation: segmentationTruth(),
+		Patients:     []PatientTruth{},
 	}
 	files := map[*patient][]FileTruth{}
 	for _, f := range g.files {

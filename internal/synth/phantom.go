@@ -27,6 +27,7 @@ const (
 	kindCylinder  = "elliptic_cylinder"
 	kindEllipsoid = "ellipsoid"
 	kindSlab      = "slab"
+	kindCapsule   = "capsule"
 )
 
 // HU values of the phantom's materials.
@@ -40,12 +41,14 @@ const (
 	huEsoph   = 20
 	huTumour  = 30
 	huCouch   = -300
+	huRibBone = 400   // ribs and sternum: thinner bone, lower CT number than the spine
 	huStored0 = -1024 // RescaleIntercept: stored value = HU + 1024
 )
 
 // Fixed anatomy, in LPS mm: +x is patient left, +y posterior, +z superior. The shapes do not
-// overlap except by design (cord inside spine, tumour inside a lung), which keeps every ROI's
-// voxels equal to its shape.
+// overlap except by design (cord inside spine, tumour inside a lung, the main bronchi's ends
+// inside the lungs, the ribs' roots inside the spine), which keeps every ROI's voxels equal to
+// its shape except where a bronchus enters a lung (air instead of lung; see segphantom.go).
 var (
 	shapeBody  = Shape{Name: "body", ROI: "BODY", Kind: kindCylinder, SemiAxeMM: [3]float64{170, 120, 0}, HU: huTissue}
 	shapeLungL = Shape{Name: "left_lung", ROI: "LUNG_L", Kind: kindEllipsoid, CenterMM: [3]float64{95, -5, 0}, SemiAxeMM: [3]float64{50, 70, 110}, HU: huLung}
@@ -60,7 +63,9 @@ var (
 // anatomyTruth lists the fixed shapes for the truth file (cylinders and the slab have z
 // semi-axis 0, meaning unbounded along z).
 func anatomyTruth() []Shape {
-	return []Shape{shapeBody, shapeLungL, shapeLungR, shapeHeart, shapeSpine, shapeCord, shapeEsoph, shapeCouch}
+	out := []Shape{shapeBody, shapeLungL, shapeLungR, shapeHeart, shapeSpine, shapeCord, shapeEsoph, shapeCouch}
+	out = append(out, airwayShape...)
+	return append(out, boneShapes...)
 }
 
 // section is the cross-section of a shape with the plane z = const: an ellipse (or, for the
@@ -136,9 +141,14 @@ func (t tumour) ptvShape() Shape {
 }
 
 // sliceShapes holds the sections of every material on one image plane, in the order the
-// classification tests them.
+// classification tests them, plus the capsules (airways, ribs and sternum) that reach the
+// plane.
 type sliceShapes struct {
 	body, tumour, lungL, lungR, heart, cord, spine, esoph, couch section
+	z                                                            float64
+	airways, ribs                                                []capsule
+	// airBuf and ribBuf back the capsule intervals of the last row spans returned.
+	airBuf, ribBuf []interval
 }
 
 func shapesAt(z float64, t tumour, prone bool) sliceShapes {
@@ -150,7 +160,8 @@ func shapesAt(z float64, t tumour, prone bool) sliceShapes {
 		body: sectionAt(shapeBody, z), tumour: sectionAt(t.gtvShape(), z),
 		lungL: sectionAt(shapeLungL, z), lungR: sectionAt(shapeLungR, z), heart: sectionAt(shapeHeart, z),
 		cord: sectionAt(shapeCord, z), spine: sectionAt(shapeSpine, z), esoph: sectionAt(shapeEsoph, z),
-		couch: sectionAt(couch, z),
+		couch: sectionAt(couch, z), z: z,
+		airways: capsulesAt(airwayCapsules, z), ribs: capsulesAt(boneCapsules, z),
 	}
 }
 
@@ -159,40 +170,98 @@ type interval struct{ lo, hi float64 }
 
 func (iv interval) has(x float64) bool { return x > iv.lo && x < iv.hi }
 
-// rowSpans are the x intervals of every material on one image row.
+// rowSpans are the x intervals of every material on one image row. The capsule intervals
+// alias buffers of the sliceShapes that made them and are valid until its next spans call.
 type rowSpans struct {
 	body, tumour, lungL, lungR, heart, cord, spine, esoph, couch interval
+	airways, ribs                                                []interval
 }
 
 func (s *sliceShapes) spans(y float64) rowSpans {
 	iv := func(sec section) interval { lo, hi := sec.span(y); return interval{lo, hi} }
+	s.airBuf, s.ribBuf = s.airBuf[:0], s.ribBuf[:0]
+	for _, c := range s.airways {
+		if lo, hi := c.span(y, s.z); lo < hi {
+			s.airBuf = append(s.airBuf, interval{lo, hi})
+		}
+	}
+	for _, c := range s.ribs {
+		if lo, hi := c.span(y, s.z); lo < hi {
+			s.ribBuf = append(s.ribBuf, interval{lo, hi})
+		}
+	}
 	return rowSpans{body: iv(s.body), tumour: iv(s.tumour), lungL: iv(s.lungL), lungR: iv(s.lungR),
-		heart: iv(s.heart), cord: iv(s.cord), spine: iv(s.spine), esoph: iv(s.esoph), couch: iv(s.couch)}
+		heart: iv(s.heart), cord: iv(s.cord), spine: iv(s.spine), esoph: iv(s.esoph), couch: iv(s.couch),
+		airways: s.airBuf, ribs: s.ribBuf}
+}
+
+// Materials of the phantom, the result of classifying a point.
+const (
+	matAir = iota
+	matCouch
+	matTissue
+	matTumour
+	matAirway
+	matLungL
+	matLungR
+	matHeart
+	matCord
+	matSpine
+	matRib
+	matEsoph
+	numMaterials
+)
+
+// materialHU is the CT number of every material.
+var materialHU = [numMaterials]float64{
+	matAir: huAir, matCouch: huCouch, matTissue: huTissue, matTumour: huTumour, matAirway: huAir,
+	matLungL: huLung, matLungR: huLung, matHeart: huHeart, matCord: huCord, matSpine: huBone,
+	matRib: huRibBone, matEsoph: huEsoph,
 }
 
 // hu classifies one point of a row.
-func (r *rowSpans) hu(x float64) float64 {
+func (r *rowSpans) hu(x float64) float64 { return materialHU[r.material(x)] }
+
+// material classifies one point of a row. Inside the body the first shape that holds the point
+// wins, in the order tumour, airways, lungs, heart, cord, spine, ribs and sternum, oesophagus;
+// the rest is soft tissue.
+func (r *rowSpans) material(x float64) int {
 	if !r.body.has(x) {
 		if r.couch.has(x) {
-			return huCouch
+			return matCouch
 		}
-		return huAir
+		return matAir
 	}
 	switch {
 	case r.tumour.has(x):
-		return huTumour
-	case r.lungL.has(x), r.lungR.has(x):
-		return huLung
+		return matTumour
+	case anyHas(r.airways, x):
+		return matAirway
+	case r.lungL.has(x):
+		return matLungL
+	case r.lungR.has(x):
+		return matLungR
 	case r.heart.has(x):
-		return huHeart
+		return matHeart
 	case r.cord.has(x):
-		return huCord
+		return matCord
 	case r.spine.has(x):
-		return huBone
+		return matSpine
+	case anyHas(r.ribs, x):
+		return matRib
 	case r.esoph.has(x):
-		return huEsoph
+		return matEsoph
 	}
-	return huTissue
+	return matTissue
+}
+
+func anyHas(ivs []interval, x float64) bool {
+	for _, iv := range ivs {
+		if iv.has(x) {
+			return true
+		}
+	}
+	return false
 }
 
 // ellipsePolygon returns a closed planar contour of the ellipse (cx, cy, ax, ay) at height z

@@ -8,6 +8,10 @@
 // anatomy. The phantom is a soft-tissue elliptic cylinder with two lungs, a heart, a spine with
 // the spinal cord inside, an oesophagus, a spherical tumour (GTV) in one lung and a couch slab
 // below the body (posterior for supine and anterior for prone patients, as on a real couch).
+// For CT segmenters it also has a trachea dividing into two main bronchi that enter the lungs,
+// ribs and a sternum (not contoured); PhantomTruth rasterises their ground truth on any grid,
+// PhantomCT renders the CT in memory, and truth.json lists the shapes and how the truth
+// structures are made of them.
 //
 // CT pixels are stored as signed 16-bit integers (PixelRepresentation 1) with RescaleSlope 1
 // and RescaleIntercept -1024, so the stored value is HU + 1024: air (-1000 HU) is stored as 24.

@@ -12,8 +12,11 @@ type Truth struct {
 	Options   Options   `json:"options"`
 	DoseModel DoseModel `json:"dose_model"`
 	// Anatomy describes the phantom shared by every patient (the tumour is per course).
-	Anatomy  []Shape        `json:"anatomy"`
-	Patients []PatientTruth `json:"patients"`
+	Anatomy []Shape `json:"anatomy"`
+	// Segmentation defines the ground truth of CT segmentation (body, lungs, airways, bones,
+	// couch) from the Anatomy shapes.
+	Segmentation []SegmentationStructure `json:"segmentation"`
+	Patients     []PatientTruth          `json:"patients"`
 }
 
 // DoseModel names the analytic dose shape: about the centre c, D(r) = peak for
@@ -37,6 +40,23 @@ type Shape struct {
 	CenterMM  [3]float64 `json:"center_mm"`
 	SemiAxeMM [3]float64 `json:"semi_axes_mm"`
 	HU        float64    `json:"hu"`
+	// EndMM and RadiusMM describe a "capsule": every point closer than RadiusMM to the segment
+	// from CenterMM to EndMM (airways, ribs, sternum).
+	EndMM    *[3]float64 `json:"end_mm,omitempty"`
+	RadiusMM float64     `json:"radius_mm,omitempty"`
+	// Group gathers shapes of one truth structure: "airways" or "bones".
+	Group string `json:"group,omitempty"`
+}
+
+// SegmentationStructure defines one ground-truth structure for CT segmenters: the voxels
+// inside any of Shapes and inside none of Minus (shapes named as in Anatomy). Voxels are
+// classified by their centres, with the material order of the CT (tumour, airways, lungs,
+// heart, cord, spine, ribs and sternum, oesophagus, then soft tissue); PhantomTruth rasterises
+// these structures on any grid.
+type SegmentationStructure struct {
+	Name   string   `json:"name"`
+	Shapes []string `json:"shapes"`
+	Minus  []string `json:"minus"`
 }
 
 // PatientTruth is one patient: identity, how its files are laid out, its courses and every
