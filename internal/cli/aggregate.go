@@ -11,8 +11,9 @@ import (
 
 func newAggregateCommand(g *globalFlags) *cobra.Command {
 	var outDir string
+	var failSoft bool
 	cmd := &cobra.Command{
-		Use:   "aggregate --outdir OUT [--max-workers N]",
+		Use:   "aggregate --outdir OUT [--max-workers N] [--fail-soft]",
 		Short: "Gather the per-course tables into cohort tables and a report (_RESULTS)",
 		Long: `aggregate gathers the tables of every course of the manifest into OUT/_RESULTS: dvh_metrics,
 radiomics_ct, radiomics_mr, case_metadata, fractions and qc_reports, each as .xlsx, .csv and
@@ -38,6 +39,11 @@ worker budget; the output does not depend on it. See docs/aggregate.md.`,
 			defer closeLog()
 			res, err := aggregate.Run(cmd.Context(), cfg.OutputDir, aggregate.Options{Workers: cfg.WorkerBudget(cores())})
 			if err != nil {
+				if failSoft && cmd.Context().Err() == nil {
+					// The failure is recorded in _RESULTS/.aggregate_done; a workflow engine goes on.
+					fmt.Fprintf(g.stdout, "aggregate: failed: %v\n", err)
+					return nil
+				}
 				return fmt.Errorf("aggregate: %w", err)
 			}
 			for _, t := range res.Tables {
@@ -58,5 +64,6 @@ worker budget; the output does not depend on it. See docs/aggregate.md.`,
 		},
 	}
 	cmd.Flags().StringVar(&outDir, "outdir", "", "output folder of organize (default: output_dir of the config)")
+	cmd.Flags().BoolVar(&failSoft, "fail-soft", false, "exit 0 when aggregation fails (the failure is recorded in _RESULTS/.aggregate_done), as workflow engines need")
 	return cmd
 }

@@ -74,8 +74,8 @@ cohort and resumes every course.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "results: %s (courses: %s, organize report: %s, cohort tables: %s, per course: dvh_metrics, radiomics_ct)\n",
-				out, filepath.Join(out, "_COURSES", "manifest.json"), filepath.Join(out, "_COURSES", "organize_report.json"), filepath.Join(out, "Data"))
+			fmt.Fprintf(g.stdout, "results: %s (cohort tables and report: %s, courses: %s, organize report: %s)\n",
+				out, filepath.Join(out, "_RESULTS", "report.html"), filepath.Join(out, "_COURSES", "manifest.json"), filepath.Join(out, "_COURSES", "organize_report.json"))
 			return summaryError(sum, out)
 		},
 	}

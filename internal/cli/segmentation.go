@@ -80,8 +80,9 @@ func newSegmentationCustomCommand(g *globalFlags) *cobra.Command {
 	var root string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "segmentation-custom --outdir OUT [--course P/C] [--max-workers N] [--model NAME]… [--force] [--fail-soft]",
-		Short: "Run the custom nnU-Net models on organised courses",
+		Use:     "segmentation-custom --outdir OUT [--course P/C] [--max-workers N] [--model NAME]… [--force] [--fail-soft]",
+		Aliases: []string{"segmentation_custom"}, // the stage table's name, which the Snakefile calls
+		Short:   "Run the custom nnU-Net models on organised courses",
 		Long: `segmentation-custom runs, for every organised course (or the one given by --course), every custom
 model under custom_models.root (--root; one folder per model with custom_model.yaml, folders
 starting with _ skipped), or only those named by --model, on the course CT: nnUNetv2_predict,

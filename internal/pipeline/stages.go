@@ -13,10 +13,14 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/rtpipeline/rtpipeline/internal/aggregate"
 	"github.com/rtpipeline/rtpipeline/internal/config"
 	"github.com/rtpipeline/rtpipeline/internal/dvh"
 	"github.com/rtpipeline/rtpipeline/internal/organize"
+	"github.com/rtpipeline/rtpipeline/internal/qc"
 	radstage "github.com/rtpipeline/rtpipeline/internal/radiomics/stage"
+	"github.com/rtpipeline/rtpipeline/internal/segmentation"
+	"github.com/rtpipeline/rtpipeline/internal/structures"
 )
 
 // Scope says whether a stage runs once per cohort or once per course.
@@ -75,6 +79,11 @@ type Stage struct {
 	// after the courses, every course) before this one starts. organize is implicit for course
 	// stages.
 	Needs []string
+	// After are stages of the same course this one waits for without depending on them: it
+	// runs whatever their outcome (DVH, radiomics and QC after segmentation, so a course with a
+	// manual structure set keeps them when segmentation fails). A rerun of one of them reruns
+	// this stage too.
+	After []string
 	// ThreadsKey names the configuration key of the stage's thread cap ("" = the whole budget).
 	ThreadsKey string
 	// Gate is the resource gate the stage's jobs hold ("" = none).
@@ -135,8 +144,33 @@ func Table() []Stage {
 			Run:      runOrganize,
 		},
 		{
+			Name:     "segmentation",
+			Scope:    Course,
+			Gate:     GateSeg,
+			Sentinel: segmentation.Sentinel,
+			Enabled:  func(*config.Config) bool { return true },
+			Run:      runSegmentation,
+		},
+		{
+			Name:     "segmentation_custom",
+			Scope:    Course,
+			Gate:     GateCustomSeg,
+			Sentinel: segmentation.CustomSentinel,
+			Enabled:  func(c *config.Config) bool { return c.CustomModels.Enabled },
+			Run:      runSegmentationCustom,
+		},
+		{
+			Name:     "structures",
+			Scope:    Course,
+			After:    []string{"segmentation", "segmentation_custom"},
+			Sentinel: structures.Sentinel,
+			Enabled:  func(c *config.Config) bool { return c.CustomStructures != "" },
+			Run:      runStructures,
+		},
+		{
 			Name:       "dvh",
 			Scope:      Course,
+			After:      []string{"segmentation", "segmentation_custom", "structures"},
 			ThreadsKey: "scheduler.dvh_threads_per_job",
 			Sentinel:   dvh.Sentinel,
 			Enabled:    func(*config.Config) bool { return true },
@@ -146,12 +180,68 @@ func Table() []Stage {
 			Name:       "radiomics",
 			Scope:      Course,
 			ThreadsKey: "scheduler.radiomics_threads_per_job",
+			After:      []string{"segmentation", "segmentation_custom", "structures"},
 			Gate:       GateRadiomics,
 			Sentinel:   radstage.Sentinel,
 			Enabled:    func(c *config.Config) bool { return c.Radiomics.Enabled },
 			Run:        runRadiomics,
 		},
+		{
+			Name:       "qc",
+			Scope:      Course,
+			ThreadsKey: "scheduler.qc_threads_per_job",
+			Sentinel:   qc.Sentinel,
+			Enabled:    func(*config.Config) bool { return true },
+			Run:        runQC,
+		},
+		{
+			Name:       "aggregate",
+			Scope:      Cohort,
+			ThreadsKey: "aggregation.threads",
+			Sentinel:   filepath.Join("_RESULTS", aggregate.Sentinel),
+			Enabled:    func(*config.Config) bool { return true },
+			Run:        runAggregate,
+		},
 	}
+}
+
+func runSegmentation(ctx context.Context, job Job) (Outcome, error) {
+	res, err := segmentation.RunCourse(ctx, job.CourseDir(), segmentation.OptionsFromConfig(job.Config, job.Threads))
+	if err != nil {
+		return Outcome{Status: "failed", Reason: err.Error()}, err
+	}
+	return outcome(res.Status, res.Reason), nil
+}
+
+func runSegmentationCustom(ctx context.Context, job Job) (Outcome, error) {
+	res, err := segmentation.RunCustomCourse(ctx, job.CourseDir(), segmentation.CustomOptionsFromConfig(job.Config, job.Threads))
+	if err != nil {
+		return Outcome{Status: "failed", Reason: err.Error()}, err
+	}
+	return outcome(res.Status, res.Reason), nil
+}
+
+func runStructures(ctx context.Context, job Job) (Outcome, error) {
+	res, err := structures.RunCourse(ctx, job.CourseDir(), structures.Options{Workers: job.Threads, DefinitionsFile: job.Config.CustomStructures})
+	if err != nil {
+		return Outcome{Status: "failed", Reason: err.Error()}, err
+	}
+	return outcome(res.Status, res.Reason), nil
+}
+
+func runQC(ctx context.Context, job Job) (Outcome, error) {
+	res, err := qc.RunCourse(ctx, job.CourseDir(), qc.Options{Workers: job.Threads})
+	if err != nil {
+		return Outcome{Status: "failed", Reason: err.Error()}, err
+	}
+	return outcome(res.Status, res.Reason), nil
+}
+
+func runAggregate(ctx context.Context, job Job) (Outcome, error) {
+	if _, err := aggregate.Run(ctx, job.OutDir, aggregate.Options{Workers: job.Threads}); err != nil {
+		return Outcome{Status: "failed", Reason: err.Error()}, err
+	}
+	return Outcome{Status: "ok"}, nil
 }
 
 // Lookup returns the stage of that name.

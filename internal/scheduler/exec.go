@@ -221,11 +221,11 @@ func (r *runner) finish(j *job, status, reason string) {
 	case j.root != "" && status == StatusSkipped:
 		root = j.root
 	}
-	for _, d := range j.down {
+	for i, d := range j.down {
 		if d.state == stateDone {
 			continue
 		}
-		if root != "" && d.course != "" {
+		if root != "" && d.course != "" && !j.downSoft[i] {
 			r.skipUpstream(d, root)
 			continue
 		}

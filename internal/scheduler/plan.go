@@ -45,6 +45,7 @@ type job struct {
 	sentinel  string
 	deps      []*job
 	down      []*job
+	downSoft  []bool // downSoft[i]: down[i] waits for this job but runs whatever its outcome (Stage.After)
 
 	act    action
 	why    string // why it runs, or is resumed or skipped
@@ -123,7 +124,7 @@ func newRunner(table []pipeline.Stage, opts Options) (*runner, error) {
 		if s.Run == nil || s.Enabled == nil {
 			return nil, fmt.Errorf("scheduler: stage %q has no Run or Enabled", s.Name)
 		}
-		for _, n := range s.Needs {
+		for _, n := range append(append([]string(nil), s.Needs...), s.After...) {
 			if _, ok := r.stageIdx[n]; !ok {
 				return nil, fmt.Errorf("scheduler: stage %q needs %q, which is not an earlier stage of the table", s.Name, n)
 			}
@@ -267,9 +268,15 @@ func (r *runner) courses() ([]organize.ManifestCourse, error) {
 	return out, nil
 }
 
-func link(up, down *job) {
+func link(up, down *job) { linkEdge(up, down, false) }
+
+// linkSoft makes down wait for up without inheriting up's failure (Stage.After).
+func linkSoft(up, down *job) { linkEdge(up, down, true) }
+
+func linkEdge(up, down *job, soft bool) {
 	down.deps = append(down.deps, up)
 	up.down = append(up.down, down)
+	up.downSoft = append(up.downSoft, soft)
 }
 
 // courseJobs plans the course stages of every course and the cohort stages after them. Job ids
@@ -380,6 +387,20 @@ func (r *runner) planCourseJob(j *job, c organize.ManifestCourse, mine map[strin
 			if root, ok := strings.CutSuffix(rest, " failed"); ok {
 				j.act, j.root, j.why = actSkip, root, "upstream "+root+" failed"
 				return
+			}
+		}
+	}
+	// Stages the job runs after without depending on their success (e.g. DVH after
+	// segmentation: a manual structure set still gives DVHs when segmentation fails).
+	for _, n := range j.stage.After {
+		up := &r.table[r.stageIdx[n]]
+		if !up.Enabled(r.cfg) {
+			continue
+		}
+		if uj, ok := mine[n]; ok {
+			linkSoft(uj, j)
+			if uj.act == actRun && rerun == "" {
+				rerun = n
 			}
 		}
 	}

@@ -52,9 +52,10 @@ type WriteOptions struct {
 	// as many hash digits as fit in 64 characters.
 	UIDRoot string
 	// Created is the structure set's creation date and time (StructureSetDate/Time,
-	// InstanceCreationDate/Time, SeriesDate/Time); zero means now. The new UIDs are derived from
-	// it and from the content (reference series, names, contours), so a fixed Created makes the
-	// file a pure function of its inputs (byte-identical on reruns).
+	// InstanceCreationDate/Time, SeriesDate/Time). Zero means the referenced study's date and
+	// time (2000-01-01 00:00 when the series has none): not the wall clock, so that the file —
+	// and its UIDs, derived from Created and the content — is a pure function of its inputs,
+	// byte-identical on reruns and between the embedded scheduler and Snakemake.
 	Created time.Time
 }
 
@@ -140,7 +141,7 @@ func buildRTSTRUCT(ref *ReferenceSeries, rois []NamedMask, opt WriteOptions) (*d
 		opt.Manufacturer = defaultManufacturer
 	}
 	if opt.Created.IsZero() {
-		opt.Created = time.Now()
+		opt.Created = referenceTime(ref)
 	}
 	for _, c := range []struct {
 		what, value string
@@ -484,4 +485,21 @@ func rsIsASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// referenceTime is the referenced study's date and time, or 2000-01-01 00:00 UTC.
+func referenceTime(ref *ReferenceSeries) time.Time {
+	if t, err := time.Parse("20060102", ref.StudyDate); err == nil {
+		tm := ref.StudyTime
+		if i := strings.IndexByte(tm, '.'); i >= 0 {
+			tm = tm[:i]
+		}
+		if len(tm) >= 6 {
+			if c, err := time.Parse("150405", tm[:6]); err == nil {
+				return t.Add(time.Duration(c.Hour())*time.Hour + time.Duration(c.Minute())*time.Minute + time.Duration(c.Second())*time.Second)
+			}
+		}
+		return t
+	}
+	return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 }

@@ -64,7 +64,11 @@ func Snakefile(table []pipeline.Stage) string {
 	}
 	p("# Course stages in table order: sentinel in the course folder, and the course stages each needs.\n")
 	p("COURSE_SENTINELS = %s\n", sentinels(course))
-	p("COURSE_NEEDS = %s\n", pyDict(course, func(s *pipeline.Stage) string { return "[" + pyList(s.Needs) + "]" }))
+	// Snakemake waits for Needs and After alike (a failed stage still writes its sentinel with
+	// --fail-soft); whether a failure blocks the job is the command's decision (workflow.Blocked).
+	p("COURSE_NEEDS = %s\n", pyDict(course, func(s *pipeline.Stage) string {
+		return "[" + pyList(append(append([]string(nil), s.Needs...), s.After...)) + "]"
+	}))
 	p("# Cohort stages after the courses: sentinel under OUTDIR.\n")
 	p("COHORT_SENTINELS = %s\n", sentinels(after))
 	p("# A course's organize sentinel: \"ok\" or \"failed: <reason>\".\n")
@@ -129,7 +133,7 @@ func checkTable(table []pipeline.Stage) {
 		if s.Gate != "" && !ruleName.MatchString(s.Gate) {
 			panic(fmt.Sprintf("workflow: gate %q of stage %q is not a Snakemake resource name", s.Gate, s.Name))
 		}
-		for _, n := range s.Needs {
+		for _, n := range append(append([]string(nil), s.Needs...), s.After...) {
 			if seen[n] != pipeline.Course {
 				panic(fmt.Sprintf("workflow: stage %q needs %q, which is not an earlier course stage", s.Name, n))
 			}

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rtpipeline/rtpipeline/internal/config"
 	"github.com/rtpipeline/rtpipeline/internal/organize"
+	"github.com/rtpipeline/rtpipeline/internal/pipeline"
 	"github.com/rtpipeline/rtpipeline/internal/testutil"
 )
 
@@ -187,10 +189,19 @@ func TestSnakemakeMatchesRun(t *testing.T) {
 	if b := breakCourse(out2); b != broken {
 		t.Fatalf("manifests differ: broke %s and %s", broken, b)
 	}
-	rtp(false, append(run, "--stages", "dvh,radiomics")...)
+	var rest []string
+	defaults := config.Default()
+	defaults.Radiomics.Enabled = true // as the test's config file says
+	for _, st := range pipeline.Table()[1:] {
+		if st.Enabled(defaults) {
+			rest = append(rest, st.Name)
+		}
+	}
+	rtp(false, append(run, "--stages", strings.Join(rest, ","))...)
 
 	compared := compareTrees(t, out1, out2)
-	for _, want := range []string{"_COURSES/manifest.json", "dvh_metrics.csv", "dvh_curves.csv", "radiomics_ct.csv", ".dvh_done", ".radiomics_done"} {
+	for _, want := range []string{"_COURSES/manifest.json", "dvh_metrics.csv", "dvh_curves.csv", "radiomics_ct.csv", ".dvh_done", ".radiomics_done",
+		".segmentation_done", ".qc_done", "qc_report.json", "_RESULTS/dvh_metrics.csv", "_RESULTS/radiomics_ct.csv", "_RESULTS/qc_reports.parquet"} {
 		if compared[want] == 0 {
 			t.Errorf("no %s compared", want)
 		}
@@ -204,7 +215,8 @@ func TestSnakemakeMatchesRun(t *testing.T) {
 //   - Logs/: job logs hold times; only their paths must match (Snakemake's are a subset of
 //     rtpipeline run's, which adds run.log);
 //   - _RESULTS/run_summary.json: rtpipeline run's timings, which Snakemake does not write;
-//   - in metadata/radiomics_qc.json, the per-ROI duration_seconds (the rest is compared).
+//   - in metadata/radiomics_qc.json, metadata/segmentation*.json and the segmentation
+//     manifests, the duration_seconds and generated_at/written_utc times (the rest is compared).
 //
 // It returns how many files of each name (each path under _COURSES/ and _RESULTS/; *.dcm for
 // DICOM files) it compared.
@@ -241,8 +253,11 @@ func compareTrees(t *testing.T, a, b string) map[string]int {
 		db, _ := os.ReadFile(filepath.Join(b, rel))
 		da, db = bytes.ReplaceAll(da, []byte(a), []byte("OUT")), bytes.ReplaceAll(db, []byte(b), []byte("OUT"))
 		name := filepath.Base(rel)
-		if name == "radiomics_qc.json" {
-			da, db = withoutDurations(t, da), withoutDurations(t, db)
+		switch name {
+		case "radiomics_qc.json", "segmentation.json", "segmentation_custom.json", "manifest.json":
+			if !strings.HasPrefix(rel, "_COURSES/") {
+				da, db = withoutDurations(t, da), withoutDurations(t, db)
+			}
 		}
 		if !bytes.Equal(da, db) {
 			t.Errorf("%s differs between Snakemake and rtpipeline run", rel)
@@ -270,6 +285,10 @@ func withoutDurations(t *testing.T, data []byte) []byte {
 		switch x := v.(type) {
 		case map[string]any:
 			delete(x, "duration_seconds")
+			delete(x, "generated_at")
+			delete(x, "written_utc")
+			delete(x, "completed_at")
+			delete(x, "started_at")
 			for _, e := range x {
 				strip(e)
 			}
