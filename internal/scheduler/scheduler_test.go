@@ -267,6 +267,63 @@ func TestFailureStaysInCourse(t *testing.T) {
 	}
 }
 
+// TestAfterRunsDespiteFailure: a stage listed in After (DVH after segmentation) waits for it but
+// still runs when it fails — a course with a manual structure set keeps its DVH — while a stage
+// listed in Needs is skipped; and a stage after a rerun runs again.
+func TestAfterRunsDespiteFailure(t *testing.T) {
+	r := newRec()
+	cfg := testConfig(t, 1)
+	cs := courses(2)
+	bad := cs[0].path()
+	segRun := 0
+	var mu sync.Mutex
+	seg := fakeStage(r, "seg", nil, pipeline.GateSeg, func(ctx context.Context, st *pipeline.Stage, j pipeline.Job) (pipeline.Outcome, error) {
+		mu.Lock()
+		segRun++
+		mu.Unlock()
+		if j.Course == bad {
+			return pipeline.Outcome{}, errors.New("no model")
+		}
+		return work(2*time.Millisecond)(ctx, st, j)
+	})
+	dvh := fakeStage(r, "dvh", nil, "", func(ctx context.Context, st *pipeline.Stage, j pipeline.Job) (pipeline.Outcome, error) {
+		// The soft edge still orders: segmentation of the same course has finished.
+		if s := sentinelFile(j.CourseDir(), ".seg_done"); s == "" {
+			return pipeline.Outcome{}, errors.New("dvh started before segmentation finished")
+		}
+		return work(0)(ctx, st, j)
+	})
+	dvh.After = []string{"seg"}
+	table := []pipeline.Stage{organizeStage(r, cs), seg, dvh, fakeStage(r, "needs_seg", []string{"seg"}, "", nil)}
+	opts := Options{Config: cfg, Cores: 4, Threads: map[string]int{"seg": 1, "dvh": 1, "needs_seg": 1}}
+	if _, err := Run(context.Background(), table, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := sentinel(t, cfg, bad, "dvh"); got != "ok" {
+		t.Errorf("dvh after a failed segmentation: %q, want ok", got)
+	}
+	if got := sentinel(t, cfg, bad, "needs_seg"); got != "skipped: upstream seg failed" {
+		t.Errorf("hard dependant: %q", got)
+	}
+	// Rerun: the failed segmentation reruns, so the DVH after it reruns too; the other course resumes.
+	before := r.runCount("dvh", bad)
+	if _, err := Run(context.Background(), table, opts); err != nil {
+		t.Fatal(err)
+	}
+	if r.runCount("dvh", bad) != before+1 || r.runCount("dvh", cs[1].path()) != 1 {
+		t.Errorf("dvh runs after rerun: failed course %d (was %d), other %d", r.runCount("dvh", bad), before, r.runCount("dvh", cs[1].path()))
+	}
+}
+
+// sentinelFile is the first line of a sentinel ("" when absent).
+func sentinelFile(dir, name string) string {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0])
+}
+
 // TestCourseNotOrganized: a course whose organisation failed goes no further, and says why.
 func TestCourseNotOrganized(t *testing.T) {
 	r := newRec()
