@@ -186,3 +186,107 @@ func TestIndexWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestGuideConfigurations: the three example configurations of the parallelization guide (§4),
+// loaded from YAML as users write them, give the budget, per-stage threads and gates the guide
+// describes; and max_workers follows flag > environment > file precedence.
+func TestGuideConfigurations(t *testing.T) {
+	const singleGPU = `max_workers: null
+scheduler:
+  reserved_cores: 1
+  dvh_threads_per_job: 4
+  radiomics_threads_per_job: 6
+  qc_threads_per_job: 2
+  prioritize_short_courses: true
+segmentation:
+  device: gpu
+  max_workers: null
+custom_models:
+  max_workers: null
+radiomics:
+  sequential: false
+`
+	const multiGPU = `max_workers: 24
+scheduler:
+  reserved_cores: 2
+  dvh_threads_per_job: 6
+  radiomics_threads_per_job: 8
+  qc_threads_per_job: 2
+  prioritize_short_courses: true
+segmentation:
+  device: gpu
+  workers: 2
+custom_models:
+  workers: 2
+radiomics:
+  sequential: false
+`
+	const cpuOnly = `max_workers: 8
+scheduler:
+  reserved_cores: 1
+  dvh_threads_per_job: 3
+  radiomics_threads_per_job: 4
+  qc_threads_per_job: 2
+  prioritize_short_courses: true
+segmentation:
+  device: cpu
+  workers: null
+custom_models:
+  workers: null
+radiomics:
+  sequential: false
+`
+	type want struct{ budget, dvh, radiomics, qc, seg, segGate, customGate int }
+	tests := []struct {
+		name  string
+		yaml  string
+		cores int
+		want  want
+	}{
+		{"single GPU, 16 cores", singleGPU, 16, want{15, 4, 6, 2, 15, 1, 1}},
+		{"single GPU, 4 cores", singleGPU, 4, want{3, 3, 3, 2, 3, 1, 1}},
+		{"multi-GPU, 32 cores", multiGPU, 32, want{24, 6, 8, 2, 24, 2, 2}},
+		{"multi-GPU, 16 cores", multiGPU, 16, want{14, 6, 8, 2, 14, 2, 2}},
+		{"CPU-only, 16 cores", cpuOnly, 16, want{8, 3, 4, 2, 8, 8, 8}},
+		{"CPU-only, 4 cores", cpuOnly, 4, want{3, 3, 3, 2, 3, 3, 3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(LoadOptions{File: writeConfig(t, tc.yaml), Env: noEnv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := want{c.WorkerBudget(tc.cores), c.StageThreads("dvh", tc.cores), c.StageThreads("radiomics", tc.cores),
+				c.StageThreads("qc", tc.cores), c.StageThreads("segmentation", tc.cores), c.SegWorkers(tc.cores), c.CustomSegWorkers(tc.cores)}
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+
+	// Precedence of max_workers: flag > environment > file.
+	path := writeConfig(t, cpuOnly) // file: 8
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		flag string
+		want int
+	}{
+		{"file", nil, "", 8},
+		{"env over file", map[string]string{EnvMaxWorkers: "5"}, "", 5},
+		{"flag over env", map[string]string{EnvMaxWorkers: "5"}, "2", 2},
+		{"flag over file", nil, "6", 6},
+	} {
+		opts := LoadOptions{File: path, Env: envOf(tc.env)}
+		if tc.flag != "" {
+			opts.Overrides = []Override{{Key: "max_workers", Value: tc.flag, Source: "flag --max-workers"}}
+		}
+		c, err := Load(opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := c.WorkerBudget(16); got != tc.want {
+			t.Errorf("%s: budget %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}

@@ -51,14 +51,23 @@ func writeMasksRTSTRUCT(path, ctDir string, masks []MaskFile, opt structures.Wri
 	}
 	var rois []structures.NamedMask
 	used := map[string]bool{}
-	for _, m := range masks {
-		img, err := imageio.ReadNIfTI(m.Path)
+	// A first pass only finds the empty masks; each mask is read again when it is traced, so at
+	// most one mask per tracing worker is in memory (a TotalSegmentator run has over a hundred).
+	load := func(p string) (*imageio.Image, error) {
+		img, err := imageio.ReadNIfTI(p)
 		if err != nil {
-			return info, fmt.Errorf("reading mask %s: %w", m.Path, err)
+			return nil, fmt.Errorf("reading mask %s: %w", p, err)
 		}
 		img, err = onGrid(img, ref.Image.Grid)
 		if err != nil {
-			return info, fmt.Errorf("mask %s: %w", m.Path, err)
+			return nil, fmt.Errorf("mask %s: %w", p, err)
+		}
+		return img, nil
+	}
+	for _, m := range masks {
+		img, err := load(m.Path)
+		if err != nil {
+			return info, err
 		}
 		if !anySet(img.Data) {
 			info.EmptyMasks = append(info.EmptyMasks, m.ROI)
@@ -69,7 +78,8 @@ func writeMasksRTSTRUCT(path, ctDir string, masks []MaskFile, opt structures.Wri
 			name = truncate(name, 60) + "_dup"
 		}
 		used[lower(name)] = true
-		rois = append(rois, structures.NamedMask{Name: name, Mask: img, Algorithm: "AUTOMATIC"})
+		path := m.Path
+		rois = append(rois, structures.NamedMask{Name: name, Load: func() (*imageio.Image, error) { return load(path) }, Algorithm: "AUTOMATIC"})
 		info.ROIs = append(info.ROIs, name)
 	}
 	if len(rois) == 0 {

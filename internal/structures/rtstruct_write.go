@@ -26,7 +26,12 @@ import (
 type NamedMask struct {
 	// Name is the ROIName: at most 64 characters, no backslash, unique within the structure set.
 	Name string
+	// Mask is the ROI on the reference grid (or the same voxel centres in another index order).
 	Mask *imageio.Image
+	// Load, when Mask is nil, reads the mask when its turn to be traced comes and lets it go
+	// afterwards, so a structure set of a hundred model outputs never holds them all in memory
+	// (a 512×512×150 mask is 315 MB as an Image).
+	Load func() (*imageio.Image, error)
 	// Color is the ROIDisplayColor (RGB); {0, 0, 0} means "choose one" (a fixed palette by ROI
 	// position).
 	Color [3]uint8
@@ -193,7 +198,7 @@ func buildRTSTRUCT(ref *ReferenceSeries, rois []NamedMask, opt WriteOptions) (*d
 			return nil, "", fmt.Errorf("ROI %q: InterpretedType %q: %w", r.Name, r.InterpretedType, err)
 		}
 		metas[i] = roiMeta{algo, kind}
-		if r.Mask == nil || r.Mask.Grid == nil {
+		if (r.Mask == nil || r.Mask.Grid == nil) && r.Load == nil {
 			return nil, "", fmt.Errorf("ROI %q has no mask", r.Name)
 		}
 	}
@@ -348,7 +353,19 @@ func traceROIs(ref *ReferenceSeries, rois []NamedMask) []tracedROI {
 			defer wg.Done()
 			var tr maskTracer
 			for i := range next {
-				out[i] = traceROI(&tr, ref, rois[i].Mask)
+				m := rois[i].Mask
+				if m == nil {
+					var err error
+					if m, err = rois[i].Load(); err != nil {
+						out[i] = tracedROI{err: fmt.Errorf("loading the mask: %w", err)}
+						continue
+					}
+					if m == nil || m.Grid == nil {
+						out[i] = tracedROI{err: errors.New("the mask loader returned no mask")}
+						continue
+					}
+				}
+				out[i] = traceROI(&tr, ref, m)
 			}
 		}()
 	}
