@@ -11,7 +11,8 @@
 # columns, default 64), RESERVED (scheduler.reserved_cores, default 0 so that the budget is every
 # core), JOB_THREADS (when set, scheduler.dvh_threads_per_job and radiomics_threads_per_job; default:
 # the configuration defaults, 4 and 6, clipped to the budget). Radiomics runs with a light recipe (first order + GLCM on the original image): this
-# measures scheduling, not feature extraction (bench/radiomics.sh does that).
+# measures scheduling, not feature extraction (bench/radiomics.sh does that). Segmentation is the
+# built-in CPU segmenter with segmentation.device: cpu (a CPU-only host, the guide's third example).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 patients=${1:-50}
@@ -39,11 +40,14 @@ jobthreads=""
 if [ -n "${JOB_THREADS:-}" ]; then
   jobthreads="
   dvh_threads_per_job: $JOB_THREADS
-  radiomics_threads_per_job: $JOB_THREADS"
+  radiomics_threads_per_job: $JOB_THREADS
+  qc_threads_per_job: $JOB_THREADS"
 fi
 cat >"$work/config.yaml" <<EOF
 scheduler:
   reserved_cores: $reserved$jobthreads
+segmentation:
+  device: cpu
 radiomics:
   enabled: true
   params_file: $work/params.yaml

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rtpipeline/rtpipeline/internal/aggregate"
 	"github.com/rtpipeline/rtpipeline/internal/synth"
 	"github.com/rtpipeline/rtpipeline/internal/testutil"
 )
@@ -112,6 +113,19 @@ func TestDemo(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "output", "_COURSES", "manifest.json")); err != nil {
 		t.Fatal(err)
+	}
+	// Every cohort result: each table in its three formats, the column README, the report and
+	// the run summary.
+	want := []string{"README.md", "report.html", "run_summary.json", ".aggregate_done"}
+	for _, td := range aggregate.Tables() {
+		for _, ext := range []string{".csv", ".xlsx", ".parquet"} {
+			want = append(want, td.Name+ext)
+		}
+	}
+	for _, f := range want {
+		if _, err := os.Stat(filepath.Join(dir, "output", "_RESULTS", f)); err != nil {
+			t.Errorf("demo did not write _RESULTS/%s: %v", f, err)
+		}
 	}
 }
 

@@ -21,9 +21,14 @@ func (c *Config) WorkerBudget(cores int) int {
 //	crop_ct               scheduler.crop_ct_threads_per_job, else the budget
 //	aggregate             aggregation.threads (auto = the budget)
 //
-// organize, segmentation, segmentation_custom, structures and any other stage take the whole
-// budget: segmentation is throttled by its gate (SegWorkers), not by threads, and a job that
-// holds the budget keeps other CPU-heavy jobs from starving it.
+//	segmentation          budget ÷ SegWorkers (the whole budget when jobs are serialised)
+//	segmentation_custom   budget ÷ CustomSegWorkers
+//
+// organize, structures and any other stage take the whole budget. Segmentation is throttled by
+// its gate: on a GPU (gate 1) a job holds the whole budget, as the guide says, so CPU-heavy
+// pre- and post-processing is not starved; when the gate admits several jobs (CPU mode, or one
+// job per GPU) each gets an equal share, since a job holding the whole budget would keep the
+// gate's other jobs from ever running beside it.
 func (c *Config) StageThreads(stage string, cores int) int {
 	b := c.WorkerBudget(cores)
 	s := &c.Scheduler
@@ -44,6 +49,10 @@ func (c *Config) StageThreads(stage string, cores int) int {
 		if s.CropCTThreadsPerJob != nil {
 			n = *s.CropCTThreadsPerJob
 		}
+	case "segmentation":
+		n = b / max(c.SegWorkers(cores), 1)
+	case "segmentation_custom":
+		n = b / max(c.CustomSegWorkers(cores), 1)
 	case "aggregate":
 		if c.Aggregation.Threads.Mode == WorkersFixed {
 			n = c.Aggregation.Threads.N

@@ -243,12 +243,14 @@ radiomics:
 		cores int
 		want  want
 	}{
+		// Segmentation threads = budget ÷ gate: the whole budget for the one GPU job, a half for
+		// each of two GPU jobs, one thread per job when CPU segmentation fans out.
 		{"single GPU, 16 cores", singleGPU, 16, want{15, 4, 6, 2, 15, 1, 1}},
 		{"single GPU, 4 cores", singleGPU, 4, want{3, 3, 3, 2, 3, 1, 1}},
-		{"multi-GPU, 32 cores", multiGPU, 32, want{24, 6, 8, 2, 24, 2, 2}},
-		{"multi-GPU, 16 cores", multiGPU, 16, want{14, 6, 8, 2, 14, 2, 2}},
-		{"CPU-only, 16 cores", cpuOnly, 16, want{8, 3, 4, 2, 8, 8, 8}},
-		{"CPU-only, 4 cores", cpuOnly, 4, want{3, 3, 3, 2, 3, 3, 3}},
+		{"multi-GPU, 32 cores", multiGPU, 32, want{24, 6, 8, 2, 12, 2, 2}},
+		{"multi-GPU, 16 cores", multiGPU, 16, want{14, 6, 8, 2, 7, 2, 2}},
+		{"CPU-only, 16 cores", cpuOnly, 16, want{8, 3, 4, 2, 1, 8, 8}},
+		{"CPU-only, 4 cores", cpuOnly, 4, want{3, 3, 3, 2, 1, 3, 3}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
