@@ -27,19 +27,11 @@ code is non-zero when a course failed, unless --fail-soft (its sentinel then say
 "failed: <reason>"). See docs/dvh.md for the method and every metric definition.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadConfig(cmd, f.overrides()...)
-			if err != nil {
-				return err
-			}
-			closeLog, err := g.setupLogging("dvh")
+			cfg, workers, closeLog, err := g.startCourseCommand(cmd, "dvh", f.overrides()...)
 			if err != nil {
 				return err
 			}
 			defer closeLog()
-			workers, err := g.jobWorkers(cmd, cfg)
-			if err != nil {
-				return err
-			}
 			var run workflow.RunFunc // the stage table's: the default method
 			if method != dvh.MethodExact {
 				run = func(ctx context.Context, job pipeline.Job) (pipeline.Outcome, error) {

@@ -34,19 +34,11 @@ always fails the command. Settings come from the radiomics section of the config
 docs/radiomics.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadConfig(cmd, f.overrides()...)
-			if err != nil {
-				return err
-			}
-			closeLog, err := g.setupLogging("radiomics")
+			cfg, workers, closeLog, err := g.startCourseCommand(cmd, "radiomics", f.overrides()...)
 			if err != nil {
 				return err
 			}
 			defer closeLog()
-			workers, err := g.jobWorkers(cmd, cfg)
-			if err != nil {
-				return err
-			}
 			// A configuration error is reported once, not as a failure of every course.
 			opts, err := stage.OptionsFromConfig(cfg, workers)
 			if err != nil {

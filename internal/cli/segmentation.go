@@ -2,19 +2,13 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rtpipeline/rtpipeline/internal/config"
-	"github.com/rtpipeline/rtpipeline/internal/fsutil"
-	"github.com/rtpipeline/rtpipeline/internal/organize"
 	"github.com/rtpipeline/rtpipeline/internal/pipeline"
 	"github.com/rtpipeline/rtpipeline/internal/segmentation"
-	"github.com/rtpipeline/rtpipeline/internal/workflow"
 )
 
 func newSegmentationCommand(g *globalFlags) *cobra.Command {
@@ -46,26 +40,18 @@ failed, unless --fail-soft. See docs/segmentation.md for the exact command lines
 			if force {
 				ov = append(ov, config.Override{Key: "segmentation.force", Value: "true", Source: "flag --force"})
 			}
-			cfg, err := g.loadConfig(cmd, ov...)
-			if err != nil {
-				return err
-			}
-			closeLog, err := g.setupLogging("segmentation")
+			cfg, workers, closeLog, err := g.startCourseCommand(cmd, "segmentation", ov...)
 			if err != nil {
 				return err
 			}
 			defer closeLog()
-			workers, err := g.jobWorkers(cmd, cfg)
-			if err != nil {
-				return err
-			}
 			opts := segmentation.OptionsFromConfig(cfg, workers)
 			run := func(ctx context.Context, job pipeline.Job) (pipeline.Outcome, error) {
 				res, err := segmentation.RunCourse(ctx, job.CourseDir(), opts)
 				pipeline.Logger(ctx).Info("segmentation", "status", res.Status, "reason", res.Reason, "backend", res.Backend, "workers", job.Threads)
 				return pipeline.Outcome{Status: res.Status, Reason: res.Reason}, err
 			}
-			return g.runSegmentationStage(cmd, cfg, f, "segmentation", segmentation.Sentinel, workers, run)
+			return g.runCourseStage(cmd, cfg, f, "segmentation", workers, run)
 		},
 	}
 	f.register(cmd)
@@ -115,26 +101,18 @@ and the exact command lines.`,
 			if force {
 				ov = append(ov, config.Override{Key: "custom_models.force", Value: "true", Source: "flag --force"})
 			}
-			cfg, err := g.loadConfig(cmd, ov...)
-			if err != nil {
-				return err
-			}
-			closeLog, err := g.setupLogging("segmentation_custom")
+			cfg, workers, closeLog, err := g.startCourseCommand(cmd, "segmentation_custom", ov...)
 			if err != nil {
 				return err
 			}
 			defer closeLog()
-			workers, err := g.jobWorkers(cmd, cfg)
-			if err != nil {
-				return err
-			}
 			opts := segmentation.CustomOptionsFromConfig(cfg, workers)
 			run := func(ctx context.Context, job pipeline.Job) (pipeline.Outcome, error) {
 				res, err := segmentation.RunCustomCourse(ctx, job.CourseDir(), opts)
 				pipeline.Logger(ctx).Info("segmentation_custom", "status", res.Status, "reason", res.Reason, "workers", job.Threads)
 				return pipeline.Outcome{Status: res.Status, Reason: res.Reason}, err
 			}
-			return g.runSegmentationStage(cmd, cfg, f, "segmentation_custom", segmentation.CustomSentinel, workers, run)
+			return g.runCourseStage(cmd, cfg, f, "segmentation_custom", workers, run)
 		},
 	}
 	f.register(cmd)
@@ -142,58 +120,4 @@ and the exact command lines.`,
 	cmd.Flags().StringVar(&root, "root", "", "folder of model folders (default: custom_models.root)")
 	cmd.Flags().BoolVar(&force, "force", false, "re-run models whose outputs are complete (custom_models.force)")
 	return cmd
-}
-
-// runSegmentationStage runs a segmentation stage on the courses of the manifest: through the
-// stage table when it lists the stage (runCourseStage), otherwise with the same rules here: a
-// course whose organisation failed gets "skipped: upstream organize failed", an interrupted
-// course leaves no sentinel, one line is printed per course, and a failed course fails the
-// command unless --fail-soft.
-func (g *globalFlags) runSegmentationStage(cmd *cobra.Command, cfg *config.Config, f *courseStageFlags, name, sentinel string, workers int, run workflow.RunFunc) error {
-	if st, ok := pipeline.Lookup(name); ok && st.Scope == pipeline.Course {
-		return g.runCourseStage(cmd, cfg, f, name, workers, run)
-	}
-	courses, err := organize.ReadManifest(cfg.OutputDir)
-	if err != nil {
-		return fmt.Errorf("reading the course manifest of %s: %w (run organize first)", cfg.OutputDir, err)
-	}
-	ctx := cmd.Context()
-	failed, done := 0, 0
-	for _, c := range courses {
-		if f.course != "" && !courseMatches(f.course, c) {
-			continue
-		}
-		done++
-		job := pipeline.Job{OutDir: cfg.OutputDir, Course: c.Path, Threads: workers, Config: cfg}
-		if c.Status != "ok" {
-			line := "skipped: upstream organize failed"
-			if err := fsutil.WriteFileAtomic(filepath.Join(job.CourseDir(), sentinel), []byte(line+"\n"), 0o644); err != nil {
-				return fmt.Errorf("%s: %w", c.Path, err)
-			}
-			fmt.Fprintf(g.stdout, "%s: %s\n", c.Path, line)
-			continue
-		}
-		o, err := run(ctx, job)
-		if cerr := ctx.Err(); cerr != nil {
-			os.Remove(filepath.Join(job.CourseDir(), sentinel))
-			return fmt.Errorf("%s: %w", c.Path, cerr)
-		}
-		if err != nil || o.Status == segmentation.StatusFailed {
-			failed++
-			reason := o.Reason
-			if reason == "" && err != nil {
-				reason = err.Error()
-			}
-			fmt.Fprintf(g.stdout, "%s: failed: %s\n", c.Path, reason)
-			continue
-		}
-		fmt.Fprintf(g.stdout, "%s: %s (%s)\n", c.Path, o.Status, o.Reason)
-	}
-	if f.course != "" && done == 0 {
-		return fmt.Errorf("no course of the manifest matches %q", f.course)
-	}
-	if failed > 0 && !f.failSoft {
-		return fmt.Errorf("%d of %d courses failed", failed, done)
-	}
-	return nil
 }

@@ -118,6 +118,23 @@ func (f *courseStageFlags) overrides() []config.Override {
 	return []config.Override{{Key: "output_dir", Value: f.outDir, Source: "flag --outdir"}}
 }
 
+// startCourseCommand is the common start of a course-stage command: the configuration (with the
+// command's overrides), logging under the stage's name, and the workers one job uses. The caller
+// defers closeLog.
+func (g *globalFlags) startCourseCommand(cmd *cobra.Command, name string, ov ...config.Override) (cfg *config.Config, workers int, closeLog func(), err error) {
+	if cfg, err = g.loadConfig(cmd, ov...); err != nil {
+		return nil, 0, nil, err
+	}
+	if closeLog, err = g.setupLogging(name); err != nil {
+		return nil, 0, nil, err
+	}
+	if workers, err = g.jobWorkers(cmd, cfg); err != nil {
+		closeLog()
+		return nil, 0, nil, err
+	}
+	return cfg, workers, closeLog, nil
+}
+
 // jobWorkers is the number of workers one job of a command uses: exactly --max-workers when given
 // (the threads Snakemake or the user allotted to the job), else the worker budget.
 func (g *globalFlags) jobWorkers(cmd *cobra.Command, cfg *config.Config) (int, error) {

@@ -54,7 +54,7 @@ type dicomSlice struct {
 // direction (increasing column index), Axes[1] the column direction, Axes[2] = n (the sort
 // direction), spacings from PixelSpacing (column spacing first) and the slice gap.
 func ReadDICOMSeries(files []string) (*Image, error) {
-	im, _, err := readDICOMSeries(files)
+	im, _, _, err := readDICOMSeries(files)
 	return im, err
 }
 
@@ -63,9 +63,16 @@ func ReadDICOMSeries(files []string) (*Image, error) {
 // skipped). The images must belong to one SeriesInstanceUID. It also returns the
 // SOPInstanceUIDs in slice order (index k of the image).
 func ReadDICOMSeriesDir(dir string) (*Image, []string, error) {
+	im, uids, _, err := ReadDICOMSeriesDirFiles(dir)
+	return im, uids, err
+}
+
+// ReadDICOMSeriesDirFiles is ReadDICOMSeriesDir that also returns the slices' file paths in
+// slice order, for callers that need more of a slice's header than the image carries.
+func ReadDICOMSeriesDirFiles(dir string) (*Image, []string, []string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	bySeries := map[string][]string{}
 	var hr dicomio.HeaderReader
@@ -79,7 +86,7 @@ func ReadDICOMSeriesDir(dir string) (*Image, []string, error) {
 			continue
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", p, err)
+			return nil, nil, nil, fmt.Errorf("%s: %w", p, err)
 		}
 		if !f.HasPixelData || !f.Has(dicomio.TagImagePositionPatient) || !f.Has(dicomio.TagImageOrientationPatient) ||
 			!rt.Classify(f.String(dicomio.TagSOPClassUID), f.String(dicomio.TagModality)).IsImage() {
@@ -90,7 +97,7 @@ func ReadDICOMSeriesDir(dir string) (*Image, []string, error) {
 	}
 	switch len(bySeries) {
 	case 0:
-		return nil, nil, fmt.Errorf("%s: no DICOM image files", dir)
+		return nil, nil, nil, fmt.Errorf("%s: no DICOM image files", dir)
 	case 1:
 	default:
 		var list []string
@@ -98,31 +105,31 @@ func ReadDICOMSeriesDir(dir string) (*Image, []string, error) {
 			list = append(list, fmt.Sprintf("%q (%d files)", uid, len(fs)))
 		}
 		sort.Strings(list)
-		return nil, nil, fmt.Errorf("%s holds %d image series: %s", dir, len(list), strings.Join(list, ", "))
+		return nil, nil, nil, fmt.Errorf("%s holds %d image series: %s", dir, len(list), strings.Join(list, ", "))
 	}
 	var files []string
 	for _, fs := range bySeries {
 		files = fs
 	}
-	im, uids, err := readDICOMSeries(files)
+	im, uids, paths, err := readDICOMSeries(files)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", dir, err)
+		return nil, nil, nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	return im, uids, nil
+	return im, uids, paths, nil
 }
 
-func readDICOMSeries(files []string) (*Image, []string, error) {
+func readDICOMSeries(files []string) (*Image, []string, []string, error) {
 	if len(files) == 0 {
-		return nil, nil, errors.New("no DICOM files")
+		return nil, nil, nil, errors.New("no DICOM files")
 	}
 	slices, err := readSlices(files)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	first := slices[0]
 	g, err := grid.FromDICOM(first.ipp, first.iop, first.ps, first.rows, first.cols, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: ImagePositionPatient %v, ImageOrientationPatient %v, PixelSpacing %v: %w",
+		return nil, nil, nil, fmt.Errorf("%s: ImagePositionPatient %v, ImageOrientationPatient %v, PixelSpacing %v: %w",
 			first.path, first.ipp, first.iop, first.ps, err)
 	}
 	for a := range g.Axes {
@@ -131,7 +138,7 @@ func readDICOMSeries(files []string) (*Image, []string, error) {
 	normal := g.Axes[2]
 	for _, s := range slices {
 		if err := sameFrame(first, s); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		s.pos = grid.Vec(s.ipp).Dot(normal)
 	}
@@ -155,16 +162,16 @@ func readDICOMSeries(files []string) (*Image, []string, error) {
 		for k := 1; k < n; k++ {
 			gap := gaps[k-1]
 			if gap < 1e-6*math.Max(1, typical) {
-				return nil, nil, fmt.Errorf("%s and %s share slice position %.4f mm along the normal",
+				return nil, nil, nil, fmt.Errorf("%s and %s share slice position %.4f mm along the normal",
 					slices[k-1].path, slices[k].path, slices[k].pos)
 			}
 			if math.Abs(gap-typical) > seriesGapRelTol*typical {
-				return nil, nil, fmt.Errorf("uneven slice spacing: gap of %.4f mm between %s and %s (sorted slices %d and %d), typical gap %.4f mm",
+				return nil, nil, nil, fmt.Errorf("uneven slice spacing: gap of %.4f mm between %s and %s (sorted slices %d and %d), typical gap %.4f mm",
 					gap, slices[k-1].path, slices[k].path, k-1, k, typical)
 			}
 			d := grid.Vec(slices[k].ipp).Sub(grid.Vec(first.ipp))
 			if drift := d.Sub(normal.Scale(d.Dot(normal))).Norm(); drift > seriesDriftTol {
-				return nil, nil, fmt.Errorf("%s is shifted %.3f mm in-plane from the first slice (gantry tilt?); such series are not supported",
+				return nil, nil, nil, fmt.Errorf("%s is shifted %.3f mm in-plane from the first slice (gantry tilt?); such series are not supported",
 					slices[k].path, drift)
 			}
 		}
@@ -172,12 +179,12 @@ func readDICOMSeries(files []string) (*Image, []string, error) {
 	}
 	g.Size[2] = n
 	if g.Voxels() > grid.MaxVoxels {
-		return nil, nil, fmt.Errorf("series of %v voxels is too large", g.Size)
+		return nil, nil, nil, fmt.Errorf("series of %v voxels is too large", g.Size)
 	}
 	im := &Image{Grid: g, Data: make([]float64, 0, g.Voxels()), PixelType: "int16"}
-	uids := make([]string, n)
+	uids, paths := make([]string, n), make([]string, n)
 	for k, s := range slices {
-		uids[k] = s.sopUID
+		uids[k], paths[k] = s.sopUID, s.path
 		integral := s.slope == 1 && s.inter == math.Trunc(s.inter)
 		if !integral {
 			im.PixelType = "float64"
@@ -191,7 +198,7 @@ func readDICOMSeries(files []string) (*Image, []string, error) {
 		}
 		s.samples = nil
 	}
-	return im, uids, nil
+	return im, uids, paths, nil
 }
 
 // readSlices reads and decodes the files concurrently, keeping the input order.

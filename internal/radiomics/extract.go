@@ -609,37 +609,10 @@ func pixelHash(data []float64, pixelType string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// pyFloat formats v as Python's repr(float).
-func pyFloat(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "nan"
-	case math.IsInf(v, 1):
-		return "inf"
-	case math.IsInf(v, -1):
-		return "-inf"
-	}
-	e := strconv.FormatFloat(v, 'e', -1, 64)
-	mant, exps, _ := strings.Cut(e, "e")
-	exp, _ := strconv.Atoi(exps)
-	if exp >= -4 && exp < 16 {
-		s := strconv.FormatFloat(v, 'f', -1, 64)
-		if !strings.Contains(s, ".") {
-			s += ".0"
-		}
-		return s
-	}
-	sign := "+"
-	if exp < 0 {
-		sign, exp = "-", -exp
-	}
-	return fmt.Sprintf("%se%s%02d", mant, sign, exp)
-}
-
 func pyTuple(v []float64) string {
 	parts := make([]string, len(v))
 	for i, x := range v {
-		parts[i] = pyFloat(x)
+		parts[i] = filter.PyFloat(x)
 	}
 	return "(" + strings.Join(parts, ", ") + ")"
 }

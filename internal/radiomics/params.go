@@ -383,7 +383,7 @@ var paramsFieldKeys = []string{
 func paramsCanon(key string, s *Settings) (string, bool) {
 	switch key {
 	case "binWidth":
-		return paramsPyFloat(s.BinWidth), true
+		return filter.PyFloat(s.BinWidth), true
 	case "binCount":
 		return paramsIntOrNone(s.BinCount), true
 	case "resampledPixelSpacing":
@@ -397,14 +397,14 @@ func paramsCanon(key string, s *Settings) (string, bool) {
 	case "normalize":
 		return paramsPyBool(s.Normalize), true
 	case "normalizeScale":
-		return paramsPyFloat(s.NormalizeScale), true
+		return filter.PyFloat(s.NormalizeScale), true
 	case "removeOutliers":
 		if s.RemoveOutliers == nil {
 			return "None", true
 		}
-		return paramsPyFloat(*s.RemoveOutliers), true
+		return filter.PyFloat(*s.RemoveOutliers), true
 	case "voxelArrayShift":
-		return paramsPyFloat(s.VoxelArrayShift), true
+		return filter.PyFloat(s.VoxelArrayShift), true
 	case "resegmentRange":
 		return paramsFloatList(s.ResegmentRange), true
 	case "resegmentMode":
@@ -419,7 +419,7 @@ func paramsCanon(key string, s *Settings) (string, bool) {
 		if s.GeometryTolerance == 0 {
 			return "None", true
 		}
-		return paramsPyFloat(s.GeometryTolerance), true
+		return filter.PyFloat(s.GeometryTolerance), true
 	case "correctMask":
 		return paramsPyBool(s.CorrectMask), true
 	case "label":
@@ -442,7 +442,7 @@ func paramsCanon(key string, s *Settings) (string, bool) {
 	case "weightingNorm":
 		return paramsStrOrNone(s.WeightingNorm), true
 	case "gldm_a":
-		return paramsPyFloat(s.GLDMAlpha), true
+		return filter.PyFloat(s.GLDMAlpha), true
 	case "sigma":
 		return paramsFloatList(s.Sigma), true
 	case "wavelet":
@@ -481,7 +481,7 @@ func paramsFloatList(v []float64) string {
 	}
 	parts := make([]string, len(v))
 	for i, x := range v {
-		parts[i] = paramsPyFloat(x)
+		parts[i] = filter.PyFloat(x)
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }
@@ -491,34 +491,6 @@ func paramsPyBool(b bool) string {
 		return "True"
 	}
 	return "False"
-}
-
-// paramsPyFloat formats v as Python 3's repr(float): the shortest round-trip digits, positional
-// for decimal exponents -4..15 (always with a decimal point), otherwise d.ddde±XX.
-func paramsPyFloat(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "nan"
-	case math.IsInf(v, 1):
-		return "inf"
-	case math.IsInf(v, -1):
-		return "-inf"
-	}
-	e := strconv.FormatFloat(v, 'e', -1, 64)
-	mant, exps, _ := strings.Cut(e, "e")
-	exp, _ := strconv.Atoi(exps)
-	if exp >= -4 && exp < 16 {
-		s := strconv.FormatFloat(v, 'f', -1, 64)
-		if !strings.ContainsAny(s, ".") {
-			s += ".0"
-		}
-		return s
-	}
-	sign := "+"
-	if exp < 0 {
-		sign, exp = "-", -exp
-	}
-	return fmt.Sprintf("%se%s%02d", mant, sign, exp)
 }
 
 // paramsPyStr formats s as Python's repr(str) (single quotes unless s holds only single ones).
@@ -586,11 +558,11 @@ func paramsNodeLiteral(n *yaml.Node) string {
 		case "!!float":
 			var f float64
 			if n.Decode(&f) == nil {
-				return paramsPyFloat(f)
+				return filter.PyFloat(f)
 			}
 		case "!!str":
 			if f, ok := paramsParseFloat(n.Value); ok {
-				return paramsPyFloat(f)
+				return filter.PyFloat(f)
 			}
 		}
 		return paramsPyStr(n.Value)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rtpipeline/rtpipeline/internal/radiomics/filter"
 )
 
 func mustParams(t *testing.T, yml string) *Params {
@@ -612,8 +614,8 @@ func TestParamsPyFloat(t *testing.T) {
 		{math.Nextafter(0.3, 1), "0.30000000000000004"}, {123.456, "123.456"}, {math.NaN(), "nan"}, {math.Inf(1), "inf"},
 		{math.Inf(-1), "-inf"},
 	} {
-		if got := paramsPyFloat(tc.v); got != tc.want {
-			t.Errorf("paramsPyFloat(%v) = %s, want %s", tc.v, got, tc.want)
+		if got := filter.PyFloat(tc.v); got != tc.want {
+			t.Errorf("filter.PyFloat(%v) = %s, want %s", tc.v, got, tc.want)
 		}
 	}
 	for in, want := range map[string]string{"coif1": "'coif1'", "it's": `"it's"`, `a'b"c`: `'a\'b"c'`, "x\\y\n": `'x\\y\n'`} {

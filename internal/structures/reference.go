@@ -3,8 +3,6 @@ package structures
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/rtpipeline/rtpipeline/internal/dicomio"
 	"github.com/rtpipeline/rtpipeline/internal/imageio"
@@ -28,53 +26,37 @@ type ReferenceSeries struct {
 // imageio.ReadDICOMSeriesDir) and takes the UIDs and patient/study attributes from the header of
 // its first slice.
 func LoadReferenceSeries(dir string) (*ReferenceSeries, error) {
-	im, uids, err := imageio.ReadDICOMSeriesDir(dir)
+	im, uids, paths, err := imageio.ReadDICOMSeriesDirFiles(dir)
 	if err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
+	p := paths[0]
 	var hr dicomio.HeaderReader
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		f, err := hr.Read(p)
-		if errors.Is(err, dicomio.ErrNotDICOM) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if f.String(dicomio.TagSOPInstanceUID) != uids[0] || !f.HasPixelData {
-			continue
-		}
-		ref := &ReferenceSeries{
-			Image:                  im,
-			SOPInstanceUIDs:        uids,
-			SOPClassUID:            f.String(dicomio.TagSOPClassUID),
-			StudyInstanceUID:       f.String(dicomio.TagStudyInstanceUID),
-			SeriesInstanceUID:      f.String(dicomio.TagSeriesInstanceUID),
-			FrameOfReferenceUID:    f.String(dicomio.TagFrameOfReferenceUID),
-			PatientID:              f.Text(dicomio.TagPatientID),
-			PatientName:            f.Text(dicomio.TagPatientName),
-			PatientBirthDate:       f.String(dicomio.TagPatientBirthDate),
-			PatientSex:             f.String(dicomio.TagPatientSex),
-			StudyDate:              f.String(dicomio.TagStudyDate),
-			StudyTime:              f.String(dicomio.TagStudyTime),
-			StudyID:                f.Text(dicomio.TagStudyID),
-			AccessionNumber:        f.Text(dicomio.TagAccessionNumber),
-			ReferringPhysicianName: f.Text(dicomio.TagReferringPhysicianName),
-		}
-		if err := ref.check(); err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		return ref, nil
+	f, err := hr.Read(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	return nil, fmt.Errorf("%s: the file of slice 1 (SOP instance %s) was not found again", dir, uids[0])
+	ref := &ReferenceSeries{
+		Image:                  im,
+		SOPInstanceUIDs:        uids,
+		SOPClassUID:            f.String(dicomio.TagSOPClassUID),
+		StudyInstanceUID:       f.String(dicomio.TagStudyInstanceUID),
+		SeriesInstanceUID:      f.String(dicomio.TagSeriesInstanceUID),
+		FrameOfReferenceUID:    f.String(dicomio.TagFrameOfReferenceUID),
+		PatientID:              f.Text(dicomio.TagPatientID),
+		PatientName:            f.Text(dicomio.TagPatientName),
+		PatientBirthDate:       f.String(dicomio.TagPatientBirthDate),
+		PatientSex:             f.String(dicomio.TagPatientSex),
+		StudyDate:              f.String(dicomio.TagStudyDate),
+		StudyTime:              f.String(dicomio.TagStudyTime),
+		StudyID:                f.Text(dicomio.TagStudyID),
+		AccessionNumber:        f.Text(dicomio.TagAccessionNumber),
+		ReferringPhysicianName: f.Text(dicomio.TagReferringPhysicianName),
+	}
+	if err := ref.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return ref, nil
 }
 
 // check reports what a structure set referring to the series cannot do without.

@@ -19,13 +19,13 @@ const LoGTruncate = 4.0
 // 0.0001 → "0-0001"). PyRadiomics formats the value as read from the parameter file, so a sigma
 // written as the integer 1 there is keyed "log-sigma-1-mm-3D"; this function assumes a float.
 func LoGName(sigmaMM float64) string {
-	return "log-sigma-" + strings.ReplaceAll(pyFloatStr(sigmaMM), ".", "-") + "-mm-3D"
+	return "log-sigma-" + strings.ReplaceAll(PyFloat(sigmaMM), ".", "-") + "-mm-3D"
 }
 
-// pyFloatStr formats v as Python 3's str(float): the shortest representation that round-trips,
-// in positional notation with at least one decimal for exponents -4..15, otherwise as
-// d.ddde±XX.
-func pyFloatStr(v float64) string {
+// PyFloat formats v as Python 3's str(float) (= repr): the shortest representation that
+// round-trips, in positional notation with at least one decimal for exponents -4..15, otherwise
+// as d.ddde±XX. PyRadiomics builds image type names and its diagnostics with it.
+func PyFloat(v float64) string {
 	switch {
 	case math.IsNaN(v):
 		return "nan"
